@@ -1,0 +1,360 @@
+/**
+ * @file kservice.h
+ * @brief libkservice: service the Linux kernel of a WSL 2-style machine.
+ *
+ * A machine keeps two kernels, `kernel` and `kernel.rollback`, in
+ * `%SystemRoot%\System32\lxss\tools`.  This API installs updates, rolls back,
+ * reverts a rollback, repairs a missing or damaged kernel and says which
+ * kernel to boot, under one rule: a version that was rolled back from is bad
+ * and is never installed or booted again.
+ *
+ * Conventions: functions return 0 (#KSVC_OK) or a negative ::ksvc_error;
+ * after a failure ksvc_error_detail() says which file or value was at fault.
+ * Options and result structures start with a `version` field: initialise
+ * them with their `_INIT` macro.  Strings are UTF-8.  A context is used by
+ * one thread at a time; separate processes are serialised by a machine-wide
+ * lock.
+ */
+#ifndef KSERVICE_KSERVICE_H
+#define KSERVICE_KSERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "export.h"
+#include "platform.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Major version of these headers. */
+#define KSVC_VERSION_MAJOR 1
+/** Minor version of these headers. */
+#define KSVC_VERSION_MINOR 0
+/** Patch version of these headers. */
+#define KSVC_VERSION_PATCH 0
+/** The version as one number: 0xMMmmpp. */
+#define KSVC_VERSION_HEX                                                     \
+    ((KSVC_VERSION_MAJOR << 16) | (KSVC_VERSION_MINOR << 8) |                \
+     KSVC_VERSION_PATCH)
+/** The version as text. */
+#define KSVC_VERSION_STRING "1.0.0"
+
+/**
+ * The version of the library actually loaded.
+ * @return the library's #KSVC_VERSION_HEX
+ */
+KSVC_API unsigned ksvc_version(void);
+
+/**
+ * The version of the library actually loaded, as text.
+ * @return a static string such as "1.0.0"
+ */
+KSVC_API const char *ksvc_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Kernel versions                                                          */
+/* ------------------------------------------------------------------------ */
+
+/** Longest kernel version text accepted, in bytes, without the NUL. */
+#define KSVC_KVER_MAX 64
+/** Most numeric components in a kernel version. */
+#define KSVC_KVER_MAX_PARTS 8
+
+/** A parsed kernel version such as `5.15.153.1-microsoft-standard-WSL2`. */
+typedef struct ksvc_kver {
+    unsigned version;                  /**< #KSVC_KVER_VERSION */
+    unsigned count;                    /**< numeric components present */
+    uint32_t parts[KSVC_KVER_MAX_PARTS]; /**< the components, in order */
+    char suffix[KSVC_KVER_MAX + 1];    /**< text after the numbers ("" or "-...") */
+} ksvc_kver;
+
+/** Current version of ::ksvc_kver. */
+#define KSVC_KVER_VERSION 1
+/** Initialiser for ::ksvc_kver. */
+#define KSVC_KVER_INIT { KSVC_KVER_VERSION, 0, { 0 }, { 0 } }
+
+/**
+ * Parse a kernel version: one to #KSVC_KVER_MAX_PARTS decimal components of
+ * at most 32 bits separated by dots, optionally followed by a suffix that
+ * starts with `-` or `+` and holds letters, digits and `.-+_`.
+ * @param text the version text
+ * @param out  receives the parts; its version field must be set
+ * @return #KSVC_OK, #KSVC_E_VERSION_SYNTAX, #KSVC_E_TOO_LONG or
+ *         #KSVC_E_STRUCT_VERSION
+ */
+KSVC_API int ksvc_kver_parse(const char *text, ksvc_kver *out);
+
+/**
+ * Compare two kernel versions numerically, component by component; a
+ * missing component counts as 0 and the suffix is ignored, so
+ * `5.15.153.1-microsoft-standard-WSL2` equals `5.15.153.1`.
+ * @param a      first version text
+ * @param b      second version text
+ * @param result receives -1, 0 or 1 as @p a is older, the same or newer
+ * @return #KSVC_OK or the parse error of the first invalid version
+ */
+KSVC_API int ksvc_kver_compare(const char *a, const char *b, int *result);
+
+/* ------------------------------------------------------------------------ */
+/* Context                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** An open servicing context over one machine (opaque). */
+typedef struct ksvc_context ksvc_context;
+
+/** Options of ksvc_open(). */
+typedef struct ksvc_open_options {
+    unsigned version;         /**< #KSVC_OPEN_OPTIONS_VERSION */
+    unsigned lock_timeout_ms; /**< how long to wait for another servicer */
+} ksvc_open_options;
+
+/** Current version of ::ksvc_open_options. */
+#define KSVC_OPEN_OPTIONS_VERSION 1
+/** Initialiser for ::ksvc_open_options: wait up to 10 seconds for the lock. */
+#define KSVC_OPEN_OPTIONS_INIT { KSVC_OPEN_OPTIONS_VERSION, 10000 }
+
+/**
+ * Open a servicing context over a platform.  When the caller is an
+ * administrator this also finishes or undoes an operation that a crash
+ * interrupted, and records a manual revert (the `RollbackKernel` value
+ * deleted by hand).
+ * @param out      receives the context; NULL on failure
+ * @param platform the platform table; must outlive the context
+ * @param options  options, or NULL for the defaults
+ * @return #KSVC_OK or an error; on error no context is made
+ */
+KSVC_API int ksvc_open(ksvc_context **out, const ksvc_platform *platform,
+                       const ksvc_open_options *options);
+
+/**
+ * Close a context and free everything it owns.
+ * @param ctx a context from ksvc_open(), or NULL
+ */
+KSVC_API void ksvc_close(ksvc_context *ctx);
+
+/**
+ * Detail of the last error on this context: which file or value, what was
+ * wrong with it.
+ * @param ctx the context
+ * @return a NUL-terminated text, "" when the last call succeeded; valid until
+ *         the next call on @p ctx
+ */
+KSVC_API const char *ksvc_error_detail(const ksvc_context *ctx);
+
+/**
+ * The OS error behind the last error on this context (errno, GetLastError
+ * or an LSTATUS), or 0.
+ * @param ctx the context
+ * @return the OS error code of the last failure, 0 if none
+ */
+KSVC_API long ksvc_os_error(const ksvc_context *ctx);
+
+/**
+ * The message a tool prints after a change of kernel: the running Linux
+ * keeps its kernel until it is shut down and restarted.
+ * @return a static NUL-terminated text
+ */
+KSVC_API const char *ksvc_restart_message(void);
+
+/* ------------------------------------------------------------------------ */
+/* Pre-check                                                                */
+/* ------------------------------------------------------------------------ */
+
+/** Why the pre-check refused a machine. */
+typedef enum ksvc_precheck_reason {
+    KSVC_PRECHECK_OK = 0,             /**< the machine can run WSL 2 */
+    KSVC_PRECHECK_OS_TOO_OLD = 1,     /**< Windows too old for WSL 2 */
+    KSVC_PRECHECK_WSL_DISABLED = 2,   /**< WSL is not enabled */
+    KSVC_PRECHECK_RESTART_PENDING = 3, /**< restart required after enabling */
+    KSVC_PRECHECK_UNSUPPORTED_ARCH = 4 /**< neither x64 nor arm64 */
+} ksvc_precheck_reason;
+
+/** The answer of ksvc_precheck(). */
+typedef struct ksvc_precheck_result {
+    unsigned version;            /**< #KSVC_PRECHECK_RESULT_VERSION */
+    ksvc_precheck_reason reason; /**< #KSVC_PRECHECK_OK or why not */
+    uint32_t os_build;           /**< CurrentBuildNumber */
+    uint32_t os_ubr;             /**< UBR (0 when absent) */
+    ksvc_arch arch;              /**< native architecture */
+    int wsl_enabled;             /**< the LxssManager service key exists */
+    int restart_pending;         /**< a restart is pending */
+} ksvc_precheck_result;
+
+/** Current version of ::ksvc_precheck_result. */
+#define KSVC_PRECHECK_RESULT_VERSION 1
+/** Initialiser for ::ksvc_precheck_result. */
+#define KSVC_PRECHECK_RESULT_INIT                                            \
+    { KSVC_PRECHECK_RESULT_VERSION, KSVC_PRECHECK_OK, 0, 0,                  \
+      KSVC_ARCH_UNKNOWN, 0, 0 }
+
+/**
+ * Check that this machine can take a WSL 2 kernel (the installer's
+ * pre-check): x64 build 18362 or 18363 with UBR >= 1049 or any build >=
+ * 19041, arm64 build >= 19041, WSL enabled, no restart pending.
+ * @param ctx    the context
+ * @param result receives the facts and the reason
+ * @return #KSVC_OK when the machine passes; #KSVC_E_PRECHECK when it does
+ *         not (the reason is in @p result and in ksvc_error_detail()); or an
+ *         error reading the facts
+ */
+KSVC_API int ksvc_precheck(ksvc_context *ctx, ksvc_precheck_result *result);
+
+/**
+ * The sentence that explains a pre-check reason.
+ * @param reason a ::ksvc_precheck_reason
+ * @return a static text such as "Windows is too old for WSL 2."
+ */
+KSVC_API const char *ksvc_precheck_reason_text(ksvc_precheck_reason reason);
+
+/* ------------------------------------------------------------------------ */
+/* Operations                                                               */
+/* ------------------------------------------------------------------------ */
+
+/** Install flag: accept a version older than the kernel in use. */
+#define KSVC_INSTALL_ALLOW_DOWNGRADE 0x1u
+/** Install flag: install again the version already in use. */
+#define KSVC_INSTALL_FORCE 0x2u
+
+/** Options of ksvc_install(). */
+typedef struct ksvc_install_options {
+    unsigned version;       /**< #KSVC_INSTALL_OPTIONS_VERSION */
+    unsigned flags;         /**< #KSVC_INSTALL_ALLOW_DOWNGRADE, #KSVC_INSTALL_FORCE */
+    const char *sha256_hex; /**< expected SHA-256 of the payload, or NULL */
+} ksvc_install_options;
+
+/** Current version of ::ksvc_install_options. */
+#define KSVC_INSTALL_OPTIONS_VERSION 1
+/** Initialiser for ::ksvc_install_options. */
+#define KSVC_INSTALL_OPTIONS_INIT { KSVC_INSTALL_OPTIONS_VERSION, 0, NULL }
+
+/**
+ * Install or update the kernel from the file at @p payload_path.  When not
+ * rolled back the current kernel becomes `kernel.rollback`; when rolled back
+ * the good rollback kernel is kept and the rollback state ends.  The file
+ * named `kernel` exists at every instant.  Requires administrator rights and
+ * a passing pre-check; refuses a version marked bad, a downgrade and a
+ * reinstall unless the options allow them.
+ * @param ctx          the context
+ * @param payload_path the new kernel file
+ * @param kernel_version its version, such as "5.15.153.1"
+ * @param options      options, or NULL for the defaults
+ * @return #KSVC_OK or an error; on error nothing changed
+ */
+KSVC_API int ksvc_install(ksvc_context *ctx, const char *payload_path,
+                          const char *kernel_version,
+                          const ksvc_install_options *options);
+
+/**
+ * Roll back: boot `kernel.rollback` from now on and mark the version in
+ * `kernel` bad.  Files are not touched.
+ * @param ctx the context
+ * @return #KSVC_OK, #KSVC_E_ROLLED_BACK, #KSVC_E_NO_ROLLBACK,
+ *         #KSVC_E_BAD_VERSION, #KSVC_E_DAMAGED or another error
+ */
+KSVC_API int ksvc_rollback(ksvc_context *ctx);
+
+/**
+ * Revert a rollback: boot `kernel` again and forget that it was bad.
+ * @param ctx the context
+ * @return #KSVC_OK, #KSVC_E_NOT_ROLLED_BACK or another error
+ */
+KSVC_API int ksvc_revert_rollback(ksvc_context *ctx);
+
+/**
+ * Repair a missing or damaged effective kernel from the other slot when that
+ * one is intact and not bad.  Succeeds without change when nothing needs
+ * repair.
+ * @param ctx the context
+ * @return #KSVC_OK, #KSVC_E_KERNEL_MISSING when no good copy exists, or
+ *         another error
+ */
+KSVC_API int ksvc_repair(ksvc_context *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* Status and boot                                                          */
+/* ------------------------------------------------------------------------ */
+
+/** A kernel slot. */
+typedef enum ksvc_slot {
+    KSVC_SLOT_NONE = 0,    /**< no slot (no bootable kernel) */
+    KSVC_SLOT_KERNEL = 1,  /**< `kernel` */
+    KSVC_SLOT_ROLLBACK = 2 /**< `kernel.rollback` */
+} ksvc_slot;
+
+/** What ksvc_status() says of one slot. */
+typedef struct ksvc_slot_status {
+    int present;  /**< a regular file has the slot's name */
+    int recorded; /**< the registry records a version for it */
+    int intact;   /**< present and matches what is recorded (size, and the
+                       SHA-256 when verified) */
+    int bad;      /**< its recorded version is marked bad */
+    uint64_t size;                  /**< size of the file on disk */
+    char kernel_version[KSVC_KVER_MAX + 1]; /**< recorded version, or "" */
+    char sha256[65];                /**< recorded SHA-256 in hex, or "" */
+} ksvc_slot_status;
+
+/** Status flag: hash both slots and compare with the recorded SHA-256. */
+#define KSVC_STATUS_VERIFY 0x1u
+
+/** The answer of ksvc_status(). */
+typedef struct ksvc_status {
+    unsigned version;          /**< #KSVC_STATUS_VERSION */
+    unsigned flags;            /**< in: #KSVC_STATUS_VERIFY */
+    ksvc_slot_status kernel;   /**< the `kernel` slot */
+    ksvc_slot_status rollback; /**< the `kernel.rollback` slot */
+    int rolled_back;           /**< `RollbackKernel` is present */
+    char rolled_back_from[KSVC_KVER_MAX + 1]; /**< its value, or "" */
+    ksvc_slot effective;       /**< the slot to boot, #KSVC_SLOT_NONE if none */
+    int restart_required;      /**< the running Linux has not picked up the
+                                    last change yet */
+    size_t bad_count;          /**< number of versions marked bad */
+    const char *const *bad_versions; /**< those versions; owned by the
+                                          context, valid until its next call */
+    size_t problem_count;      /**< number of problems found */
+    const char *const *problems; /**< one sentence each; owned like
+                                      @c bad_versions */
+} ksvc_status;
+
+/** Current version of ::ksvc_status. */
+#define KSVC_STATUS_VERSION 1
+/** Initialiser for ::ksvc_status. */
+#define KSVC_STATUS_INIT                                                     \
+    { KSVC_STATUS_VERSION, 0, { 0, 0, 0, 0, 0, { 0 }, { 0 } },               \
+      { 0, 0, 0, 0, 0, { 0 }, { 0 } }, 0, { 0 }, KSVC_SLOT_NONE, 0, 0, NULL, \
+      0, NULL }
+
+/**
+ * Describe both slots, the rollback state, the bad versions and any problem
+ * found.  Never changes anything.
+ * @param ctx    the context
+ * @param status in: version and flags; out: the status
+ * @return #KSVC_OK or an error reading the state
+ */
+KSVC_API int ksvc_status_get(ksvc_context *ctx, ksvc_status *status);
+
+/**
+ * The full path of the kernel to boot: `kernel.rollback` when rolled back,
+ * else `kernel`; never a version marked bad.
+ * @param ctx  the context
+ * @param buf  receives the NUL-terminated path
+ * @param size room at @p buf
+ * @return #KSVC_OK, #KSVC_E_KERNEL_MISSING, #KSVC_E_TOO_LONG or another error
+ */
+KSVC_API int ksvc_boot_path(ksvc_context *ctx, char *buf, size_t size);
+
+/**
+ * Record that the Linux VM was started with the effective kernel, which
+ * clears the restart-required flag.  Called by whatever boots the VM.
+ * @param ctx the context
+ * @return #KSVC_OK or an error
+ */
+KSVC_API int ksvc_record_boot(ksvc_context *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KSERVICE_KSERVICE_H */

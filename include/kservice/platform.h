@@ -1,0 +1,207 @@
+/**
+ * @file platform.h
+ * @brief The platform method table: everything libkservice asks of an OS.
+ *
+ * The policy core never calls the operating system.  It reaches files, the
+ * registry, the lock and the machine facts through one ::ksvc_platform, a
+ * table of function pointers in the style of SQLite's VFS:
+ *
+ * - the first field is #ksvc_platform::version; new methods are only ever
+ *   appended, and the core checks the version before calling a method that a
+ *   later version added;
+ * - every method returns 0 or a negative ::ksvc_error code; after a failure
+ *   the core calls #ksvc_platform::last_error to learn which file or value
+ *   failed and the OS error behind it;
+ * - a table may wrap another one (fault injection in the tests does).
+ *
+ * Slot files are addressed by a plain file name inside the tools folder
+ * (`kernel`, `kernel.rollback`, temporary names); a backend refuses names
+ * with a path separator and never follows a link planted under such a name.
+ * Only #ksvc_platform::payload_open takes a caller's path.
+ *
+ * Registry keys are paths below `HKEY_LOCAL_MACHINE`, separated by `\`, for
+ * example `SOFTWARE\Microsoft\Windows\CurrentVersion\Lxss`.  Strings cross
+ * this interface as UTF-8.
+ */
+#ifndef KSERVICE_PLATFORM_H
+#define KSERVICE_PLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The platform table version this header describes. */
+#define KSVC_PLATFORM_VERSION 1
+
+/** Registry value type: a string (`REG_SZ`). */
+#define KSVC_REG_SZ 1u
+/** Registry value type: a 32-bit number (`REG_DWORD`). */
+#define KSVC_REG_DWORD 4u
+/** Registry value type: a list of strings (`REG_MULTI_SZ`). */
+#define KSVC_REG_MULTI_SZ 7u
+
+/** Open flag: read the file. */
+#define KSVC_OPEN_READ 0x1u
+/** Open flag: create a new file for writing; fail if the name exists. */
+#define KSVC_OPEN_CREATE_NEW 0x2u
+
+/** What a name in the tools folder is, as reported by #ksvc_platform::stat. */
+typedef enum ksvc_file_kind {
+    KSVC_FILE_NONE = 0,    /**< nothing has that name */
+    KSVC_FILE_REGULAR = 1, /**< a regular file */
+    KSVC_FILE_OTHER = 2    /**< a folder, a link or a device: never a slot */
+} ksvc_file_kind;
+
+/** The answer of #ksvc_platform::stat. */
+typedef struct ksvc_file_info {
+    ksvc_file_kind kind; /**< what the name is */
+    uint64_t size;       /**< size in bytes of a regular file */
+    uint32_t links;      /**< hard link count of a regular file */
+} ksvc_file_info;
+
+/** Native processor architecture of the machine. */
+typedef enum ksvc_arch {
+    KSVC_ARCH_UNKNOWN = 0, /**< neither of the two below */
+    KSVC_ARCH_X64 = 1,     /**< x86-64 (AMD64) */
+    KSVC_ARCH_ARM64 = 2    /**< 64-bit ARM */
+} ksvc_arch;
+
+/** One change in a call of #ksvc_platform::reg_write. */
+typedef struct ksvc_reg_change {
+    const char *name; /**< value name */
+    int remove;       /**< non-zero: delete the value (absent is fine) */
+    uint32_t type;    /**< #KSVC_REG_SZ, #KSVC_REG_DWORD or #KSVC_REG_MULTI_SZ */
+    /** The data: a NUL-terminated string for #KSVC_REG_SZ; 4 bytes in host
+     * order for #KSVC_REG_DWORD; for #KSVC_REG_MULTI_SZ a run of
+     * NUL-terminated strings ended by an empty one. */
+    const void *data;
+    size_t size; /**< bytes at @c data, terminators included */
+} ksvc_reg_change;
+
+/** An open file of a backend; only the backend knows what is inside. */
+typedef struct ksvc_file ksvc_file;
+
+/** Called by #ksvc_platform::list once for each name in the tools folder. */
+typedef int (*ksvc_list_fn)(void *arg, const char *name);
+
+/** The platform method table.  See the file description for the rules. */
+typedef struct ksvc_platform {
+    /** #KSVC_PLATFORM_VERSION of the header the backend was built with. */
+    int version;
+    /** Short backend name for messages, such as "posix-mock" or "win32". */
+    const char *name;
+    /** Backend state; the core never looks inside. */
+    void *data;
+
+    /* ---- the last failure ---- */
+
+    /** Describe the last failed call of this table: @p os_error receives the
+     * OS code (errno, GetLastError or LSTATUS; 0 if none) and @p what a
+     * NUL-terminated text naming the file or value and what went wrong. */
+    void (*last_error)(const struct ksvc_platform *p, long *os_error,
+                       char *what, size_t what_size);
+
+    /* ---- files in the tools folder ---- */
+
+    /** Open @p name in the tools folder with #KSVC_OPEN_READ or
+     * #KSVC_OPEN_CREATE_NEW.  A link, a folder or a device under that name is
+     * refused with #KSVC_E_UNSAFE_PATH; a missing name with
+     * #KSVC_E_NOT_FOUND; an existing name with #KSVC_OPEN_CREATE_NEW with
+     * #KSVC_E_EXISTS. */
+    int (*file_open)(const struct ksvc_platform *p, const char *name,
+                     unsigned flags, ksvc_file **out);
+    /** Open the caller's file at @p path for reading.  It must be a regular
+     * file (links to one are followed: the caller chose this path). */
+    int (*payload_open)(const struct ksvc_platform *p, const char *path,
+                        ksvc_file **out);
+    /** Read up to @p size bytes at @p offset; @p got receives the count, 0 at
+     * the end of the file. */
+    int (*file_read)(ksvc_file *f, uint64_t offset, void *buf, size_t size,
+                     size_t *got);
+    /** Write all @p size bytes at @p offset. */
+    int (*file_write)(ksvc_file *f, uint64_t offset, const void *buf,
+                      size_t size);
+    /** Make the file's data durable. */
+    int (*file_sync)(ksvc_file *f);
+    /** The file's size in bytes. */
+    int (*file_size)(ksvc_file *f, uint64_t *size);
+    /** Close the file; it is gone even when this fails. */
+    int (*file_close)(ksvc_file *f);
+
+    /** What @p name in the tools folder is, without following links. */
+    int (*stat)(const struct ksvc_platform *p, const char *name,
+                ksvc_file_info *info);
+    /** Atomically put @p from in the place of @p to (replacing it), then
+     * make the change durable. */
+    int (*rename)(const struct ksvc_platform *p, const char *from,
+                  const char *to);
+    /** Remove @p name; a missing name is not an error.  Durable on return. */
+    int (*remove)(const struct ksvc_platform *p, const char *name);
+    /** Make @p new_name a second name for the file @p existing.  Returns
+     * #KSVC_E_UNSUPPORTED where the file system has no hard links; then the
+     * core copies instead. */
+    int (*hard_link)(const struct ksvc_platform *p, const char *existing,
+                     const char *new_name);
+    /** Call @p fn for each name in the tools folder, stopping when it returns
+     * non-zero (which is then returned). */
+    int (*list)(const struct ksvc_platform *p, ksvc_list_fn fn, void *arg);
+    /** The full path of @p name in the tools folder, for messages and for the
+     * VM that boots it. */
+    int (*full_path)(const struct ksvc_platform *p, const char *name,
+                     char *buf, size_t size);
+
+    /* ---- registry below HKEY_LOCAL_MACHINE ---- */
+
+    /** Read value @p name of @p key.  @p size holds the room at @p buf and
+     * receives the value's size; too little room gives #KSVC_E_TOO_LONG with
+     * @p size set to the room needed.  Missing key or value:
+     * #KSVC_E_NOT_FOUND.  @p type receives the stored type, whatever it is;
+     * strings come back NUL-terminated UTF-8. */
+    int (*reg_read)(const struct ksvc_platform *p, const char *key,
+                    const char *name, uint32_t *type, void *buf,
+                    size_t *size);
+    /** Apply @p count changes to values of @p key, creating the key when
+     * needed, in order.  A backend that can applies them atomically; the core
+     * does not rely on it (its journal makes a partial write recoverable). */
+    int (*reg_write)(const struct ksvc_platform *p, const char *key,
+                     const ksvc_reg_change *changes, size_t count);
+    /** Set @p exists to whether @p key exists. */
+    int (*reg_key_exists)(const struct ksvc_platform *p, const char *key,
+                          int *exists);
+
+    /* ---- machine facts ---- */
+
+    /** The native processor architecture. */
+    int (*arch)(const struct ksvc_platform *p, ksvc_arch *arch);
+    /** Set @p elevated to whether the caller is an administrator. */
+    int (*elevated)(const struct ksvc_platform *p, int *elevated);
+
+    /* ---- servicing lock ---- */
+
+    /** Take the machine-wide servicing lock, waiting up to @p timeout_ms;
+     * #KSVC_E_BUSY when another process holds it that long. */
+    int (*lock)(const struct ksvc_platform *p, unsigned timeout_ms);
+    /** Release the servicing lock. */
+    int (*unlock)(const struct ksvc_platform *p);
+
+    /* ---- hashing (optional: NULL means the core's built-in SHA-256) ---- */
+
+    /** Start a SHA-256 computation; @p state receives the backend's state. */
+    int (*sha256_begin)(const struct ksvc_platform *p, void **state);
+    /** Feed @p size bytes into a SHA-256 computation. */
+    int (*sha256_update)(void *state, const void *data, size_t size);
+    /** Finish and free a computation; @p digest receives 32 bytes unless
+     * @p digest is NULL (abandon). */
+    int (*sha256_end)(void *state, unsigned char digest[32]);
+} ksvc_platform;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KSERVICE_PLATFORM_H */
