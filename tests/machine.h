@@ -1,0 +1,53 @@
+/*
+ * A simulated or real machine for the test suites, on the backend under
+ * test.  tests/machine_posix.c implements it over the POSIX mock backend (a
+ * fresh temporary ROOT per machine); tests/machine_win32.c over the Win32
+ * backend (the Wine prefix's registry and System32 tools folder, reset for
+ * each machine).  Suites written against this header and the public API run
+ * unchanged on every backend.
+ */
+#ifndef KSVC_TEST_MACHINE_H
+#define KSVC_TEST_MACHINE_H
+
+#include <stddef.h>
+
+#include <kservice/kservice.h>
+#include <kservice/posix.h>
+
+typedef struct test_machine test_machine;
+
+/* A fresh machine with the given facts (NULL: the defaults of
+ * KSVC_MOCK_MACHINE_INIT), an empty tools folder and no Lxss values.
+ * Aborts the test on failure. */
+test_machine *test_machine_new(const ksvc_mock_machine *facts);
+void test_machine_free(test_machine *m);
+
+/* The platform table of the machine (owned by the machine). */
+ksvc_platform *test_machine_platform(test_machine *m);
+
+/* Simulate a standard user (elevated = 0) or an administrator. */
+void test_machine_set_elevated(test_machine *m, int elevated);
+
+/* Write a payload file of @size bytes outside the tools folder whose bytes
+ * are derived from @seed; returns its path (owned by the machine). */
+const char *test_machine_payload(test_machine *m, const char *label,
+                                 unsigned seed, size_t size);
+
+/* Folder for the test's own scratch files outside the tools folder. */
+const char *test_machine_scratch(test_machine *m);
+
+/* Delete a value under the Lxss servicing key the way an administrator does
+ * by hand (regedit / reg delete / editing the .reg file), bypassing the
+ * library.  Returns 0 when the value was there. */
+int test_machine_delete_value_by_hand(test_machine *m, const char *name);
+
+/* Remove or overwrite a slot file by hand, bypassing the library. */
+void test_machine_remove_file_by_hand(test_machine *m, const char *name);
+void test_machine_corrupt_file_by_hand(test_machine *m, const char *name);
+
+/* A digest of everything the library may touch: every name in the tools
+ * folder with its kind and content, and every value of the Lxss key.  Two
+ * equal snapshots mean nothing changed.  Caller frees with free(). */
+char *test_machine_snapshot(test_machine *m);
+
+#endif
