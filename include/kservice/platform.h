@@ -126,7 +126,10 @@ typedef struct ksvc_platform {
     /** Write all @p size bytes at @p offset. */
     int (*file_write)(ksvc_file *f, uint64_t offset, const void *buf,
                       size_t size);
-    /** Make the file's data durable. */
+    /** Make the file's data durable.  For a file made with
+     * #KSVC_OPEN_CREATE_NEW this also makes its name in the tools folder
+     * durable: the core's crash recovery relies on a synced file still
+     * existing after a crash. */
     int (*file_sync)(ksvc_file *f);
     /** The file's size in bytes. */
     int (*file_size)(ksvc_file *f, uint64_t *size);
@@ -142,7 +145,8 @@ typedef struct ksvc_platform {
                   const char *to);
     /** Remove @p name; a missing name is not an error.  Durable on return. */
     int (*remove)(const struct ksvc_platform *p, const char *name);
-    /** Make @p new_name a second name for the file @p existing.  Returns
+    /** Make @p new_name a second name for the file @p existing, durable on
+     * return.  Returns
      * #KSVC_E_UNSUPPORTED where the file system has no hard links; then the
      * core copies instead. */
     int (*hard_link)(const struct ksvc_platform *p, const char *existing,
