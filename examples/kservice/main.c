@@ -1,0 +1,1006 @@
+/*
+ * kservice: a wsl.exe-like command-line tool over libkservice.
+ *
+ * It uses only the public API (kservice.h and a backend header), so it is
+ * also the example of how a tool embeds the library: open a platform table,
+ * open a context over it, call one operation, report the error and its
+ * detail, close.
+ *
+ * Exit statuses (documented in README.md and in usage()):
+ *   0 success            1 other failure        2 usage error
+ *   3 refused by policy  4 administrator rights required
+ *   5 kernel missing     6 pre-check failed     7 busy
+ *   8 a kernel file is damaged                  9 bad input (payload,
+ *                                                 version, checksum)
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kservice/kservice.h>
+
+#ifdef _WIN32
+/* WIN32 BACKEND: the Win32 backend header, written with the Win32 backend.
+ * The Linux build never includes it. */
+#include <kservice/win32.h>
+#else
+#include <kservice/posix.h>
+#endif
+
+/* Exit statuses, one per class of failure so scripts can tell them apart. */
+enum cli_exit {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAILURE = 1,
+    CLI_EXIT_USAGE = 2,
+    CLI_EXIT_REFUSED = 3,
+    CLI_EXIT_NOT_ELEVATED = 4,
+    CLI_EXIT_KERNEL_MISSING = 5,
+    CLI_EXIT_PRECHECK = 6,
+    CLI_EXIT_BUSY = 7,
+    CLI_EXIT_DAMAGED = 8,
+    CLI_EXIT_BAD_INPUT = 9
+};
+
+/* What the command line says, apart from the command's own arguments. */
+struct cli {
+    const char *root;  /* --root: the simulated machine folder */
+    int not_elevated;  /* --mock-elevated=no */
+};
+
+/* An open machine: the backend's table and the library context over it. */
+struct machine {
+    ksvc_platform *platform;
+    ksvc_context *ctx;
+};
+
+static const char usage_text[] =
+    "usage: kservice [--root ROOT] [--mock-elevated=yes|no] COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  init-mock [--os-build BUILD[.UBR]] [--arch x64|arm64]\n"
+    "            [--wsl enabled|disabled] [--reboot-pending]\n"
+    "                        create ROOT as a simulated Windows machine\n"
+    "  precheck              can this machine take a WSL 2 kernel?\n"
+    "  install FILE --version V [--allow-downgrade] [--force] [--sha256 HEX]\n"
+    "                        install or update the kernel (alias: update)\n"
+    "  rollback              boot the previous kernel, mark this one bad\n"
+    "                        (also: --update --rollback)\n"
+    "  revert-rollback       boot the primary kernel again\n"
+    "  repair                restore a missing or damaged kernel\n"
+    "  status [--json]       both kernels, rollback state, bad versions\n"
+    "                        (also: --status)\n"
+    "  verify [--json]       status after hashing both kernels; fails when\n"
+    "                        a kernel file is damaged\n"
+    "  boot-path [--record]  the kernel to boot; --record notes the boot\n"
+    "\n"
+    "options:\n"
+    "  --root ROOT           service the simulated machine in folder ROOT\n"
+    "                        (the POSIX mock backend; required off Windows)\n"
+    "  --mock-elevated=no    act as a standard user on the simulated machine\n"
+    "  --help, --version\n"
+    "\n"
+    "exit status: 0 success, 1 other failure, 2 usage error, 3 refused by\n"
+    "the rollback policy, 4 administrator rights required, 5 kernel missing,\n"
+    "6 pre-check failed, 7 another process is servicing, 8 a kernel file is\n"
+    "damaged, 9 bad input (payload, version or checksum)\n";
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static int usage_error(const char *what, const char *arg)
+{
+    if (arg != NULL)
+        fprintf(stderr, "kservice: %s: %s\n", what, arg);
+    else
+        fprintf(stderr, "kservice: %s\n", what);
+    fprintf(stderr, "Try 'kservice --help' for more information.\n");
+    return CLI_EXIT_USAGE;
+}
+
+/* The exit status for a library error: the class, not the exact code. */
+static int exit_status_for(int err)
+{
+    switch (err) {
+    case KSVC_OK:
+        return CLI_EXIT_OK;
+    case KSVC_E_BAD_VERSION:
+    case KSVC_E_DOWNGRADE:
+    case KSVC_E_ALREADY_INSTALLED:
+    case KSVC_E_NOT_ROLLED_BACK:
+    case KSVC_E_ROLLED_BACK:
+    case KSVC_E_NO_ROLLBACK:
+        return CLI_EXIT_REFUSED;
+    case KSVC_E_NOT_ELEVATED:
+        return CLI_EXIT_NOT_ELEVATED;
+    case KSVC_E_KERNEL_MISSING:
+        return CLI_EXIT_KERNEL_MISSING;
+    case KSVC_E_PRECHECK:
+        return CLI_EXIT_PRECHECK;
+    case KSVC_E_BUSY:
+        return CLI_EXIT_BUSY;
+    case KSVC_E_DAMAGED:
+        return CLI_EXIT_DAMAGED;
+    case KSVC_E_BAD_PAYLOAD:
+    case KSVC_E_HASH_MISMATCH:
+    case KSVC_E_VERSION_SYNTAX:
+    case KSVC_E_TOO_LONG:
+    case KSVC_E_INVALID_ARGUMENT:
+        return CLI_EXIT_BAD_INPUT;
+    default:
+        return CLI_EXIT_FAILURE;
+    }
+}
+
+/* Print "kservice: <message>" and, on a second line, the detail unless the
+ * first line already says it.  The two user-facing messages of the
+ * public page (missing kernel, pre-check) are printed word for word. */
+static void print_error(const char *message, const char *detail)
+{
+    fprintf(stderr, "kservice: %s\n", message);
+    if (detail != NULL && detail[0] != '\0' && strstr(message, detail) == NULL)
+        fprintf(stderr, "kservice: %s\n", detail);
+}
+
+/* Report a failed call on an open context and return the exit status. */
+static int fail(ksvc_context *ctx, int err)
+{
+    char detail[1024];
+    char message[512];
+
+    /* Copy the detail now: the pre-check below replaces it. */
+    snprintf(detail, sizeof detail, "%s", ksvc_error_detail(ctx));
+    if (err == KSVC_E_PRECHECK) {
+        ksvc_precheck_result result = KSVC_PRECHECK_RESULT_INIT;
+
+        (void)ksvc_precheck(ctx, &result);
+        if (result.reason != KSVC_PRECHECK_OK)
+            snprintf(message, sizeof message, "%s %s", KSVC_MSG_PRECHECK,
+                     ksvc_precheck_reason_text(result.reason));
+        else
+            snprintf(message, sizeof message, "%s", KSVC_MSG_PRECHECK);
+    } else {
+        snprintf(message, sizeof message, "%s", ksvc_strerror(err));
+    }
+    print_error(message, detail);
+    return exit_status_for(err);
+}
+
+/* Report a failure before a context exists, with the backend's detail. */
+static int fail_platform(const ksvc_platform *platform, int err,
+                         const char *fallback_detail)
+{
+    char detail[1024] = "";
+    long os_error = 0;
+
+    if (platform != NULL && platform->last_error != NULL)
+        platform->last_error(platform, &os_error, detail, sizeof detail);
+    print_error(ksvc_strerror(err),
+                detail[0] != '\0' ? detail : fallback_detail);
+    return exit_status_for(err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Command-line options shared by every command                             */
+/* ------------------------------------------------------------------------ */
+
+/* The value of "--name VALUE" or "--name=VALUE" at argv[*i]; NULL when
+ * argv[*i] is not that option.  *i moves past a separate value.  *missing is
+ * set when the option has no value. */
+static const char *option_value(int argc, char **argv, int *i,
+                                const char *name, int *missing)
+{
+    size_t len = strlen(name);
+    const char *arg = argv[*i];
+
+    *missing = 0;
+    if (strncmp(arg, name, len) != 0)
+        return NULL;
+    if (arg[len] == '=')
+        return arg + len + 1;
+    if (arg[len] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return NULL;
+    }
+    *i += 1;
+    return argv[*i];
+}
+
+/* Consume a global option (--root, --mock-elevated) at argv[*i].  Returns 1
+ * when consumed, 0 when argv[*i] is something else, -1 after a usage error
+ * (already reported). */
+static int take_global_option(struct cli *cli, int argc, char **argv, int *i)
+{
+    int missing;
+    const char *value = option_value(argc, argv, i, "--root", &missing);
+
+    if (missing) {
+        usage_error("option needs a folder", "--root");
+        return -1;
+    }
+    if (value != NULL) {
+        if (value[0] == '\0') {
+            usage_error("empty folder for --root", NULL);
+            return -1;
+        }
+        cli->root = value;
+        return 1;
+    }
+    value = option_value(argc, argv, i, "--mock-elevated", &missing);
+    if (missing) {
+        usage_error("option needs yes or no", "--mock-elevated");
+        return -1;
+    }
+    if (value == NULL)
+        return 0;
+    if (strcmp(value, "yes") == 0) {
+        cli->not_elevated = 0;
+    } else if (strcmp(value, "no") == 0) {
+        cli->not_elevated = 1;
+    } else {
+        usage_error("--mock-elevated takes yes or no", value);
+        return -1;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Opening the machine                                                      */
+/* ------------------------------------------------------------------------ */
+
+static void machine_close(struct machine *m)
+{
+    ksvc_close(m->ctx);
+    m->ctx = NULL;
+#ifdef _WIN32
+    /* WIN32 BACKEND: free the table made in open_platform(). */
+    ksvc_win32_free(m->platform);
+#else
+    ksvc_posix_free(m->platform);
+#endif
+    m->platform = NULL;
+}
+
+#ifdef _WIN32
+/* WIN32 BACKEND: this branch belongs to the Win32 backend's developer, who
+ * matches it to include/kservice/win32.h.  The real machine is serviced; the
+ * POSIX mock backend (--root, --mock-elevated, init-mock) is not built on
+ * Windows. */
+static int open_platform(const struct cli *cli, ksvc_platform **out)
+{
+    int err;
+
+    if (cli->root != NULL || cli->not_elevated)
+        return usage_error("--root and --mock-elevated need the POSIX mock "
+                           "backend, which is not built on Windows",
+                           NULL);
+    err = ksvc_win32_open(out, NULL);
+    if (err != KSVC_OK)
+        return fail_platform(NULL, err, "opening the Win32 backend");
+    return CLI_EXIT_OK;
+}
+#else
+static int open_platform(const struct cli *cli, ksvc_platform **out)
+{
+    ksvc_posix_options options = KSVC_POSIX_OPTIONS_INIT;
+    int err;
+
+    if (cli->root == NULL)
+        return usage_error("--root ROOT is required: off Windows kservice "
+                           "services a simulated machine folder (make one "
+                           "with 'kservice --root ROOT init-mock')",
+                           NULL);
+    options.root = cli->root;
+    options.not_elevated = cli->not_elevated;
+    err = ksvc_posix_open(out, &options);
+    if (err != KSVC_OK) {
+        char detail[1200];
+
+        snprintf(detail, sizeof detail,
+                 "cannot open the simulated machine at %s", cli->root);
+        return fail_platform(NULL, err, detail);
+    }
+    return CLI_EXIT_OK;
+}
+#endif
+
+/* Open the backend and a context over it; on failure report and return the
+ * exit status (nothing stays open). */
+static int machine_open(const struct cli *cli, struct machine *m)
+{
+    int status;
+    int err;
+
+    m->platform = NULL;
+    m->ctx = NULL;
+    status = open_platform(cli, &m->platform);
+    if (status != CLI_EXIT_OK)
+        return status;
+    err = ksvc_open(&m->ctx, m->platform, NULL);
+    if (err != KSVC_OK) {
+        status = fail_platform(m->platform, err, "opening the machine");
+        machine_close(m);
+        return status;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* JSON output                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at s, or 0 when it is not valid
+ * (overlong forms, surrogates and code points above U+10FFFF included). */
+static size_t utf8_sequence_length(const unsigned char *s)
+{
+    size_t len, k;
+    uint32_t cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        len = 2, cp = s[0] & 0x1Fu;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        len = 3, cp = s[0] & 0x0Fu;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        len = 4, cp = s[0] & 0x07u;
+    else
+        return 0;
+    for (k = 1; k < len; k++) {
+        if ((s[k] & 0xC0u) != 0x80u)
+            return 0;
+        cp = (cp << 6) | (s[k] & 0x3Fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+        return 0;
+    return len;
+}
+
+/* Print a JSON string: quotes, backslashes and control characters escaped;
+ * bytes that are not valid UTF-8 become U+FFFD so the output always
+ * parses. */
+static void json_string(const char *text)
+{
+    const unsigned char *s = (const unsigned char *)text;
+
+    putchar('"');
+    while (*s != '\0') {
+        size_t len = utf8_sequence_length(s);
+
+        if (len == 0) {
+            fputs("\\ufffd", stdout);
+            s++;
+        } else if (*s == '"' || *s == '\\') {
+            printf("\\%c", *s);
+            s++;
+        } else if (*s == '\n') {
+            fputs("\\n", stdout);
+            s++;
+        } else if (*s == '\t') {
+            fputs("\\t", stdout);
+            s++;
+        } else if (*s < 0x20 || *s == 0x7F) {
+            printf("\\u%04x", (unsigned)*s);
+            s++;
+        } else {
+            fwrite(s, 1, len, stdout);
+            s += len;
+        }
+    }
+    putchar('"');
+}
+
+/* A string, or null when it is empty. */
+static void json_string_or_null(const char *text)
+{
+    if (text[0] == '\0')
+        fputs("null", stdout);
+    else
+        json_string(text);
+}
+
+static const char *json_bool(int value)
+{
+    return value ? "true" : "false";
+}
+
+static void json_string_array(const char *const *items, size_t count)
+{
+    size_t k;
+
+    putchar('[');
+    for (k = 0; k < count; k++) {
+        if (k > 0)
+            putchar(',');
+        json_string(items[k]);
+    }
+    putchar(']');
+}
+
+static void json_slot(const ksvc_slot_status *slot)
+{
+    printf("{\"present\":%s,\"version\":", json_bool(slot->present));
+    json_string_or_null(slot->kernel_version);
+    printf(",\"intact\":%s,\"bad\":%s,\"size\":%" PRIu64 ",\"sha256\":",
+           json_bool(slot->intact), json_bool(slot->bad), slot->size);
+    json_string_or_null(slot->sha256);
+    putchar('}');
+}
+
+static const char *slot_name(ksvc_slot slot)
+{
+    switch (slot) {
+    case KSVC_SLOT_KERNEL:
+        return "kernel";
+    case KSVC_SLOT_ROLLBACK:
+        return "kernel.rollback";
+    default:
+        return NULL;
+    }
+}
+
+static void print_status_json(const ksvc_status *st, int verified)
+{
+    const char *effective = slot_name(st->effective);
+
+    fputs("{\"kernel\":", stdout);
+    json_slot(&st->kernel);
+    fputs(",\"rollback\":", stdout);
+    json_slot(&st->rollback);
+    printf(",\"rolled_back\":%s,\"rolled_back_from\":",
+           json_bool(st->rolled_back));
+    json_string_or_null(st->rolled_back_from);
+    fputs(",\"effective\":", stdout);
+    if (effective != NULL)
+        json_string(effective);
+    else
+        fputs("null", stdout);
+    fputs(",\"bad_versions\":", stdout);
+    json_string_array(st->bad_versions, st->bad_count);
+    printf(",\"restart_required\":%s,\"verified\":%s,\"problems\":",
+           json_bool(st->restart_required), json_bool(verified));
+    json_string_array(st->problems, st->problem_count);
+    fputs("}\n", stdout);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Plain status                                                             */
+/* ------------------------------------------------------------------------ */
+
+static const ksvc_slot_status *effective_slot(const ksvc_status *st)
+{
+    if (st->effective == KSVC_SLOT_KERNEL)
+        return &st->kernel;
+    if (st->effective == KSVC_SLOT_ROLLBACK)
+        return &st->rollback;
+    return NULL;
+}
+
+static void print_slot_line(const char *name, const ksvc_slot_status *slot,
+                            int verified)
+{
+    printf("  %-16s ", name);
+    if (!slot->present && slot->kernel_version[0] == '\0') {
+        puts("(none)");
+        return;
+    }
+    printf("%s", slot->kernel_version[0] != '\0' ? slot->kernel_version
+                                                 : "(version not recorded)");
+    if (!slot->present)
+        fputs(", file missing", stdout);
+    else if (!slot->intact)
+        fputs(", damaged", stdout);
+    else
+        fputs(verified ? ", intact (SHA-256 verified)" : ", intact", stdout);
+    if (slot->bad)
+        fputs(", marked bad", stdout);
+    putchar('\n');
+}
+
+/* The text of `wsl --update --status`, then the details of both slots. */
+static void print_status_text(const ksvc_status *st, int verified)
+{
+    const ksvc_slot_status *booted = effective_slot(st);
+    size_t k;
+
+    if (st->rolled_back)
+        puts("The WSL 2 kernel is in the rollback state and is using a "
+             "previous kernel version.");
+    if (booted != NULL && booted->kernel_version[0] != '\0')
+        printf("Kernel version: %s\n", booted->kernel_version);
+    else if (booted != NULL)
+        puts("Kernel version: (not recorded)");
+    else
+        printf("Kernel version: (none)\n%s\n", KSVC_MSG_KERNEL_MISSING);
+    puts("Kernels:");
+    print_slot_line("kernel", &st->kernel, verified);
+    print_slot_line("kernel.rollback", &st->rollback, verified);
+    printf("Boots: %s\n", booted != NULL ? slot_name(st->effective) : "(none)");
+    if (st->rolled_back)
+        printf("Rolled back from: %s\n", st->rolled_back_from[0] != '\0'
+                                             ? st->rolled_back_from
+                                             : "(unknown)");
+    fputs("Bad versions:", stdout);
+    for (k = 0; k < st->bad_count; k++)
+        printf(" %s", st->bad_versions[k]);
+    puts(st->bad_count == 0 ? " none" : "");
+    if (st->restart_required)
+        printf("Restart required: %s\n", ksvc_restart_message());
+    for (k = 0; k < st->problem_count; k++)
+        printf("Problem: %s\n", st->problems[k]);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Commands                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Parse the arguments of a command that takes only global options and the
+ * flags listed in @p flags (NULL-terminated); @p seen[k] receives whether
+ * flags[k] was given.  Returns CLI_EXIT_OK or the usage status. */
+static int parse_flags(struct cli *cli, int argc, char **argv,
+                       const char *const *flags, int *seen)
+{
+    int i;
+
+    for (i = 0; i < argc; i++) {
+        int taken = take_global_option(cli, argc, argv, &i);
+        size_t k;
+
+        if (taken < 0)
+            return CLI_EXIT_USAGE;
+        if (taken > 0)
+            continue;
+        for (k = 0; flags != NULL && flags[k] != NULL; k++)
+            if (strcmp(argv[i], flags[k]) == 0)
+                break;
+        if (flags == NULL || flags[k] == NULL)
+            return usage_error("unexpected argument", argv[i]);
+        seen[k] = 1;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Parse "BUILD" or "BUILD.UBR" as two decimal 32-bit numbers. */
+static int parse_os_build(const char *text, uint32_t *build, uint32_t *ubr)
+{
+    char *end;
+    unsigned long value;
+
+    if (text[0] < '0' || text[0] > '9')
+        return -1;
+    value = strtoul(text, &end, 10);
+    if (value > UINT32_MAX)
+        return -1;
+    *build = (uint32_t)value;
+    *ubr = 0;
+    if (*end == '\0')
+        return 0;
+    if (*end != '.' || end[1] < '0' || end[1] > '9')
+        return -1;
+    value = strtoul(end + 1, &end, 10);
+    if (value > UINT32_MAX || *end != '\0')
+        return -1;
+    *ubr = (uint32_t)value;
+    return 0;
+}
+
+#ifndef _WIN32
+/* Fill @p machine from the init-mock arguments. */
+static int parse_init_mock(struct cli *cli, int argc, char **argv,
+                           ksvc_mock_machine *machine)
+{
+    int i, missing;
+
+    for (i = 0; i < argc; i++) {
+        int taken = take_global_option(cli, argc, argv, &i);
+        const char *value;
+
+        if (taken < 0)
+            return CLI_EXIT_USAGE;
+        if (taken > 0)
+            continue;
+        if (strcmp(argv[i], "--reboot-pending") == 0) {
+            machine->reboot_pending = 1;
+        } else if ((value = option_value(argc, argv, &i, "--os-build",
+                                         &missing)) != NULL) {
+            if (parse_os_build(value, &machine->os_build, &machine->os_ubr))
+                return usage_error("--os-build takes BUILD or BUILD.UBR",
+                                   value);
+        } else if ((value = option_value(argc, argv, &i, "--arch",
+                                         &missing)) != NULL) {
+            if (strcmp(value, "x64") == 0)
+                machine->arch = KSVC_ARCH_X64;
+            else if (strcmp(value, "arm64") == 0)
+                machine->arch = KSVC_ARCH_ARM64;
+            else
+                return usage_error("--arch takes x64 or arm64", value);
+        } else if ((value = option_value(argc, argv, &i, "--wsl",
+                                         &missing)) != NULL) {
+            if (strcmp(value, "enabled") == 0)
+                machine->wsl_enabled = 1;
+            else if (strcmp(value, "disabled") == 0)
+                machine->wsl_enabled = 0;
+            else
+                return usage_error("--wsl takes enabled or disabled", value);
+        } else if (missing) {
+            return usage_error("option needs a value", argv[i]);
+        } else {
+            return usage_error("unexpected argument", argv[i]);
+        }
+    }
+    return CLI_EXIT_OK;
+}
+#endif
+
+static int cmd_init_mock(struct cli *cli, int argc, char **argv)
+{
+#ifdef _WIN32
+    (void)cli, (void)argc, (void)argv;
+    return usage_error("init-mock needs the POSIX mock backend, which is not "
+                       "built on Windows",
+                       NULL);
+#else
+    ksvc_mock_machine machine = KSVC_MOCK_MACHINE_INIT;
+    int status = parse_init_mock(cli, argc, argv, &machine);
+    int err;
+
+    if (status != CLI_EXIT_OK)
+        return status;
+    if (cli->root == NULL)
+        return usage_error("init-mock needs --root ROOT", NULL);
+    err = ksvc_posix_init_machine(cli->root, &machine);
+    if (err != KSVC_OK) {
+        char detail[1200];
+
+        snprintf(detail, sizeof detail,
+                 "cannot create the simulated machine at %s", cli->root);
+        print_error(ksvc_strerror(err), detail);
+        return exit_status_for(err);
+    }
+    printf("Created a simulated machine at %s: Windows build %" PRIu32
+           ".%" PRIu32 ", %s, WSL %s%s.\n",
+           cli->root, machine.os_build, machine.os_ubr,
+           machine.arch == KSVC_ARCH_ARM64 ? "arm64" : "x64",
+           machine.wsl_enabled ? "enabled" : "disabled",
+           machine.reboot_pending ? ", restart pending" : "");
+    return CLI_EXIT_OK;
+#endif
+}
+
+static const char *arch_name(ksvc_arch arch)
+{
+    switch (arch) {
+    case KSVC_ARCH_X64:
+        return "x64";
+    case KSVC_ARCH_ARM64:
+        return "arm64";
+    default:
+        return "unknown";
+    }
+}
+
+static int cmd_precheck(struct cli *cli, int argc, char **argv)
+{
+    ksvc_precheck_result result = KSVC_PRECHECK_RESULT_INIT;
+    struct machine m;
+    int status = parse_flags(cli, argc, argv, NULL, NULL);
+    int err;
+
+    if (status != CLI_EXIT_OK || (status = machine_open(cli, &m)) != 0)
+        return status;
+    err = ksvc_precheck(m.ctx, &result);
+    if (err == KSVC_E_PRECHECK) {
+        /* The public page's message, then the reason, word for word. */
+        print_error(KSVC_MSG_PRECHECK, NULL);
+        fprintf(stderr, "%s\n", ksvc_precheck_reason_text(result.reason));
+        status = CLI_EXIT_PRECHECK;
+    } else if (err != KSVC_OK) {
+        status = fail(m.ctx, err);
+    } else {
+        printf("The machine can take a WSL 2 kernel: Windows build %" PRIu32
+               ".%" PRIu32 ", %s, WSL enabled.\n",
+               result.os_build, result.os_ubr, arch_name(result.arch));
+    }
+    machine_close(&m);
+    return status;
+}
+
+/* The status, or "" when it cannot be read (the change already happened;
+ * only the report is poorer). */
+static void print_versions_after_change(ksvc_context *ctx)
+{
+    ksvc_status st = KSVC_STATUS_INIT;
+
+    if (ksvc_status_get(ctx, &st) != KSVC_OK)
+        return;
+    printf("kernel: %s, kernel.rollback: %s, boots: %s\n",
+           st.kernel.kernel_version[0] ? st.kernel.kernel_version : "(none)",
+           st.rollback.kernel_version[0] ? st.rollback.kernel_version
+                                         : "(none)",
+           st.effective != KSVC_SLOT_NONE ? slot_name(st.effective)
+                                          : "(none)");
+}
+
+struct install_args {
+    const char *payload;
+    const char *version;
+    ksvc_install_options options;
+};
+
+static int parse_install(struct cli *cli, int argc, char **argv,
+                         struct install_args *args)
+{
+    int i, missing;
+
+    for (i = 0; i < argc; i++) {
+        int taken = take_global_option(cli, argc, argv, &i);
+        const char *value;
+
+        if (taken < 0)
+            return CLI_EXIT_USAGE;
+        if (taken > 0)
+            continue;
+        if (strcmp(argv[i], "--allow-downgrade") == 0) {
+            args->options.flags |= KSVC_INSTALL_ALLOW_DOWNGRADE;
+        } else if (strcmp(argv[i], "--force") == 0) {
+            args->options.flags |= KSVC_INSTALL_FORCE;
+        } else if ((value = option_value(argc, argv, &i, "--version",
+                                         &missing)) != NULL) {
+            args->version = value;
+        } else if ((value = option_value(argc, argv, &i, "--sha256",
+                                          &missing)) != NULL) {
+            args->options.sha256_hex = value;
+        } else if (missing) {
+            return usage_error("option needs a value", argv[i]);
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return usage_error("unknown option", argv[i]);
+        } else if (args->payload != NULL) {
+            return usage_error("install takes one kernel file", argv[i]);
+        } else {
+            args->payload = argv[i];
+        }
+    }
+    if (args->payload == NULL)
+        return usage_error("install needs the kernel FILE", NULL);
+    if (args->version == NULL)
+        return usage_error("install needs --version V", NULL);
+    return CLI_EXIT_OK;
+}
+
+static int cmd_install(struct cli *cli, int argc, char **argv)
+{
+    struct install_args args = { NULL, NULL, KSVC_INSTALL_OPTIONS_INIT };
+    struct machine m;
+    int status = parse_install(cli, argc, argv, &args);
+    int err;
+
+    if (status != CLI_EXIT_OK || (status = machine_open(cli, &m)) != 0)
+        return status;
+    err = ksvc_install(m.ctx, args.payload, args.version, &args.options);
+    if (err != KSVC_OK) {
+        status = fail(m.ctx, err);
+    } else {
+        printf("Installed kernel version %s.\n", args.version);
+        print_versions_after_change(m.ctx);
+        printf("%s\n", ksvc_restart_message());
+    }
+    machine_close(&m);
+    return status;
+}
+
+static int cmd_rollback(struct cli *cli, int argc, char **argv)
+{
+    ksvc_status before = KSVC_STATUS_INIT;
+    struct machine m;
+    int status = parse_flags(cli, argc, argv, NULL, NULL);
+    int err;
+
+    if (status != CLI_EXIT_OK || (status = machine_open(cli, &m)) != 0)
+        return status;
+    /* Read before: the message names the version that becomes bad. */
+    if (ksvc_status_get(m.ctx, &before) != KSVC_OK)
+        before.kernel.kernel_version[0] = '\0';
+    err = ksvc_rollback(m.ctx);
+    if (err != KSVC_OK) {
+        status = fail(m.ctx, err);
+    } else {
+        if (before.kernel.kernel_version[0] != '\0')
+            printf("Rolled back; kernel version %s is marked bad.\n",
+                   before.kernel.kernel_version);
+        else
+            puts("Rolled back.");
+        print_versions_after_change(m.ctx);
+        printf("%s\n", ksvc_restart_message());
+    }
+    machine_close(&m);
+    return status;
+}
+
+static int cmd_revert_rollback(struct cli *cli, int argc, char **argv)
+{
+    struct machine m;
+    int status = parse_flags(cli, argc, argv, NULL, NULL);
+    int err;
+
+    if (status != CLI_EXIT_OK || (status = machine_open(cli, &m)) != 0)
+        return status;
+    err = ksvc_revert_rollback(m.ctx);
+    if (err != KSVC_OK) {
+        status = fail(m.ctx, err);
+    } else {
+        puts("Reverted the rollback.");
+        print_versions_after_change(m.ctx);
+        printf("%s\n", ksvc_restart_message());
+    }
+    machine_close(&m);
+    return status;
+}
+
+static int cmd_repair(struct cli *cli, int argc, char **argv)
+{
+    struct machine m;
+    int status = parse_flags(cli, argc, argv, NULL, NULL);
+    int err;
+
+    if (status != CLI_EXIT_OK || (status = machine_open(cli, &m)) != 0)
+        return status;
+    err = ksvc_repair(m.ctx);
+    if (err != KSVC_OK) {
+        status = fail(m.ctx, err);
+    } else {
+        puts("The kernel to boot is present and intact.");
+        print_versions_after_change(m.ctx);
+    }
+    machine_close(&m);
+    return status;
+}
+
+/* A slot whose recorded kernel is missing or does not match its record. */
+static int slot_damaged(const ksvc_slot_status *slot)
+{
+    return slot->recorded && (!slot->present || !slot->intact);
+}
+
+/* status and verify: the same report; verify hashes both kernels and its
+ * exit status says whether the machine can boot an intact kernel. */
+static int run_status(struct cli *cli, int argc, char **argv, int verify)
+{
+    static const char *const flags[] = { "--json", NULL };
+    int seen[1] = { 0 };
+    ksvc_status st = KSVC_STATUS_INIT;
+    struct machine m;
+    int status = parse_flags(cli, argc, argv, flags, seen);
+    int err;
+
+    if (status != CLI_EXIT_OK || (status = machine_open(cli, &m)) != 0)
+        return status;
+    st.flags = verify ? KSVC_STATUS_VERIFY : 0;
+    err = ksvc_status_get(m.ctx, &st);
+    if (err != KSVC_OK) {
+        status = fail(m.ctx, err);
+        machine_close(&m);
+        return status;
+    }
+    if (seen[0])
+        print_status_json(&st, verify);
+    else
+        print_status_text(&st, verify);
+    if (verify && (slot_damaged(&st.kernel) || slot_damaged(&st.rollback))) {
+        print_error(ksvc_strerror(KSVC_E_DAMAGED), NULL);
+        status = CLI_EXIT_DAMAGED;
+    } else if (verify && st.effective == KSVC_SLOT_NONE) {
+        print_error(KSVC_MSG_KERNEL_MISSING, NULL);
+        status = CLI_EXIT_KERNEL_MISSING;
+    }
+    machine_close(&m);
+    return status;
+}
+
+static int cmd_status(struct cli *cli, int argc, char **argv)
+{
+    return run_status(cli, argc, argv, 0);
+}
+
+static int cmd_verify(struct cli *cli, int argc, char **argv)
+{
+    return run_status(cli, argc, argv, 1);
+}
+
+static int cmd_boot_path(struct cli *cli, int argc, char **argv)
+{
+    static const char *const flags[] = { "--record", NULL };
+    int seen[1] = { 0 };
+    char path[4096];
+    struct machine m;
+    int status = parse_flags(cli, argc, argv, flags, seen);
+    int err;
+
+    if (status != CLI_EXIT_OK || (status = machine_open(cli, &m)) != 0)
+        return status;
+    err = ksvc_boot_path(m.ctx, path, sizeof path);
+    if (err == KSVC_OK) {
+        printf("%s\n", path);
+        if (seen[0])
+            err = ksvc_record_boot(m.ctx);
+    }
+    if (err != KSVC_OK)
+        status = fail(m.ctx, err);
+    machine_close(&m);
+    return status;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dispatch                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef int (*command_fn)(struct cli *cli, int argc, char **argv);
+
+struct command {
+    const char *name;
+    command_fn run;
+};
+
+static const struct command commands[] = {
+    { "init-mock", cmd_init_mock },
+    { "precheck", cmd_precheck },
+    { "install", cmd_install },
+    { "update", cmd_install },
+    { "rollback", cmd_rollback },
+    { "revert-rollback", cmd_revert_rollback },
+    { "repair", cmd_repair },
+    { "status", cmd_status },
+    { "--status", cmd_status },
+    { "verify", cmd_verify },
+    { "boot-path", cmd_boot_path },
+};
+
+static command_fn find_command(const char *name)
+{
+    size_t k;
+
+    for (k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (strcmp(commands[k].name, name) == 0)
+            return commands[k].run;
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli = { NULL, 0 };
+    command_fn run;
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        int taken = take_global_option(&cli, argc, argv, &i);
+
+        if (taken < 0)
+            return CLI_EXIT_USAGE;
+        if (taken == 0)
+            break;
+    }
+    if (i >= argc)
+        return usage_error("no command given", NULL);
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
+        strcmp(argv[i], "help") == 0) {
+        fputs(usage_text, stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[i], "--version") == 0) {
+        printf("kservice %s (libkservice %s)\n", KSVC_VERSION_STRING,
+               ksvc_version_string());
+        return CLI_EXIT_OK;
+    }
+    /* wsl.exe spells a rollback "--update --rollback". */
+    if (strcmp(argv[i], "--update") == 0 && i + 1 < argc &&
+        strcmp(argv[i + 1], "--rollback") == 0) {
+        return cmd_rollback(&cli, argc - i - 2, argv + i + 2);
+    }
+    run = find_command(argv[i]);
+    if (run == NULL)
+        return usage_error("unknown command", argv[i]);
+    return run(&cli, argc - i - 1, argv + i + 1);
+}
