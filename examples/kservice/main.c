@@ -265,9 +265,10 @@ static void machine_close(struct machine *m)
 }
 
 #ifdef _WIN32
-/* WIN32 BACKEND: this branch belongs to the Win32 backend's developer, who
- * matches it to include/kservice/win32.h.  The real machine is serviced; the
- * POSIX mock backend (--root, --mock-elevated, init-mock) is not built on
+/* WIN32 BACKEND: this branch belongs to the Win32 backend's developer (it
+ * may grow options, e.g. a tools folder or registry root for dry runs).  It
+ * services the real machine with ksvc_win32_open()'s defaults; the POSIX
+ * mock backend (--root, --mock-elevated, init-mock) is not built on
  * Windows. */
 static int open_platform(const struct cli *cli, ksvc_platform **out)
 {
@@ -693,12 +694,7 @@ static int cmd_precheck(struct cli *cli, int argc, char **argv)
     if (status != CLI_EXIT_OK || (status = machine_open(cli, &m)) != 0)
         return status;
     err = ksvc_precheck(m.ctx, &result);
-    if (err == KSVC_E_PRECHECK) {
-        /* The public page's message, then the reason, word for word. */
-        print_error(KSVC_MSG_PRECHECK, NULL);
-        fprintf(stderr, "%s\n", ksvc_precheck_reason_text(result.reason));
-        status = CLI_EXIT_PRECHECK;
-    } else if (err != KSVC_OK) {
+    if (err != KSVC_OK) {
         status = fail(m.ctx, err);
     } else {
         printf("The machine can take a WSL 2 kernel: Windows build %" PRIu32
