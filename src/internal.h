@@ -1,0 +1,186 @@
+/*
+ * Internal declarations of the policy core.  Nothing here includes an OS
+ * header: the core reaches the machine only through a ksvc_platform.
+ */
+#ifndef KSVC_INTERNAL_H
+#define KSVC_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kservice/kservice.h>
+
+/* Registry key of the servicing values and of the machine facts. */
+#define KSVC__LXSS_KEY "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Lxss"
+#define KSVC__NT_KEY "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
+#define KSVC__LXSSMANAGER_KEY                                                \
+    "SYSTEM\\CurrentControlSet\\Services\\LxssManager"
+#define KSVC__REBOOT_KEY                                                     \
+    "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Component Based "        \
+    "Servicing\\RebootPending"
+
+/* Values of the Lxss key.  The first two are WSL's own; the rest belong to
+ * libkservice (documented in doc/mainpage.md). */
+#define KSVC__V_KERNEL_VERSION "KernelVersion"
+#define KSVC__V_ROLLBACK_FLAG "RollbackKernel"
+#define KSVC__V_KERNEL_SHA "KServiceKernelSha256"
+#define KSVC__V_KERNEL_SIZE "KServiceKernelSize"
+#define KSVC__V_RB_VERSION "KServiceRollbackVersion"
+#define KSVC__V_RB_SHA "KServiceRollbackSha256"
+#define KSVC__V_RB_SIZE "KServiceRollbackSize"
+#define KSVC__V_BAD "KServiceBadVersions"
+#define KSVC__V_BOOTED "KServiceBootedSha256"
+#define KSVC__V_JOURNAL "KServiceJournal"
+
+/* File names in the tools folder. */
+#define KSVC__F_KERNEL "kernel"
+#define KSVC__F_ROLLBACK "kernel.rollback"
+#define KSVC__F_KERNEL_NEW "kernel.kservice-new"
+#define KSVC__F_ROLLBACK_NEW "kernel.rollback.kservice-new"
+
+/* Most versions the bad set holds. */
+#define KSVC__BAD_MAX 64
+/* Most problems one status reports. */
+#define KSVC__PROBLEM_MAX 16
+#define KSVC__PROBLEM_LEN 256
+#define KSVC__DETAIL_LEN 1024
+/* Bytes moved per read while copying or hashing: large enough to stream at
+ * disk speed, small enough that memory stays constant. */
+#define KSVC__CHUNK (1u << 20)
+
+/* What the registry records of one slot. */
+typedef struct ksvc__slot_meta {
+    int recorded;                      /* a version is recorded */
+    char version[KSVC_KVER_MAX + 1];
+    char sha256[65];                   /* "" when not recorded */
+    int has_size;
+    uint64_t size;
+} ksvc__slot_meta;
+
+/* The whole servicing state as the registry records it. */
+typedef struct ksvc__state {
+    ksvc__slot_meta kernel;
+    ksvc__slot_meta rollback;
+    int rolled_back;                       /* RollbackKernel present */
+    char rolled_back_from[KSVC_KVER_MAX + 1];
+    size_t bad_count;
+    char bad[KSVC__BAD_MAX][KSVC_KVER_MAX + 1];
+    char booted_sha256[65];                /* "" when never recorded */
+} ksvc__state;
+
+struct ksvc_context {
+    const ksvc_platform *p;
+    unsigned lock_timeout_ms;
+    int locked;
+    long os_error;
+    char detail[KSVC__DETAIL_LEN];
+    /* Storage behind ksvc_status pointers, valid until the next call. */
+    const char *bad_ptrs[KSVC__BAD_MAX];
+    const char *problem_ptrs[KSVC__PROBLEM_MAX];
+    char problems[KSVC__PROBLEM_MAX][KSVC__PROBLEM_LEN];
+    ksvc__state status_state;
+};
+
+/* ---- errors (error.c) ---- */
+void ksvc__clear_error(ksvc_context *ctx);
+/* Record a detail for err and return err. */
+int ksvc__fail(ksvc_context *ctx, int err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* A platform call failed with err: record its last_error and return err. */
+int ksvc__platform_fail(ksvc_context *ctx, int err, const char *doing);
+
+/* ---- text helpers (kver.c) ---- */
+/* Copy src into dst of room size; KSVC_E_TOO_LONG when it does not fit. */
+int ksvc__copy_str(char *dst, size_t size, const char *src);
+int ksvc__kver_equal(const char *a, const char *b);
+int ksvc__kver_valid(const char *text);
+
+/* ---- SHA-256 (sha256.c built-in, hash.c dispatch) ---- */
+typedef struct ksvc__sha256 {
+    uint32_t h[8];
+    uint64_t length;
+    unsigned char block[64];
+    size_t used;
+} ksvc__sha256;
+void ksvc__sha256_init(ksvc__sha256 *s);
+void ksvc__sha256_update(ksvc__sha256 *s, const void *data, size_t size);
+void ksvc__sha256_final(ksvc__sha256 *s, unsigned char digest[32]);
+
+typedef struct ksvc__hasher {
+    const ksvc_platform *p;
+    void *platform_state;   /* when the platform hashes */
+    ksvc__sha256 builtin;   /* otherwise */
+} ksvc__hasher;
+int ksvc__hasher_begin(ksvc__hasher *h, const ksvc_platform *p);
+int ksvc__hasher_update(ksvc__hasher *h, const void *data, size_t size);
+/* Finish into 64 hex digits + NUL. */
+int ksvc__hasher_end(ksvc__hasher *h, char hex[65]);
+void ksvc__hasher_abandon(ksvc__hasher *h);
+/* Hash the slot file name; KSVC_E_NOT_FOUND when missing. */
+int ksvc__hash_slot(ksvc_context *ctx, const char *name, char hex[65],
+                    uint64_t *size);
+int ksvc__sha256_hex_valid(const char *hex);
+
+/* ---- state (state.c) ---- */
+int ksvc__state_load(ksvc_context *ctx, ksvc__state *st);
+/* Build the registry changes that make the stored state equal st; names
+ * and data point into st and scratch. */
+typedef struct ksvc__state_changes {
+    ksvc_reg_change change[16];
+    size_t count;
+    char kernel_size[24], rollback_size[24];
+    char bad_multi[KSVC__BAD_MAX * (KSVC_KVER_MAX + 1) + 1];
+} ksvc__state_changes;
+void ksvc__state_changes_build(const ksvc__state *st, ksvc__state_changes *c);
+int ksvc__state_store(ksvc_context *ctx, const ksvc__state *st);
+int ksvc__bad_contains(const ksvc__state *st, const char *version);
+int ksvc__bad_add(ksvc_context *ctx, ksvc__state *st, const char *version);
+void ksvc__bad_remove(ksvc__state *st, const char *version);
+int ksvc__read_string(ksvc_context *ctx, const char *key, const char *name,
+                      char *buf, size_t size, int *found);
+int ksvc__read_dword(ksvc_context *ctx, const char *key, const char *name,
+                     uint32_t *value, int *found);
+int ksvc__value_exists(ksvc_context *ctx, const char *key, const char *name,
+                       int *found);
+int ksvc__stat(ksvc_context *ctx, const char *name, ksvc_file_info *info);
+
+/* ---- journal (journal.c) ---- */
+#define KSVC__PLAN_MAX 2
+typedef struct ksvc__journal {
+    char op[16];
+    size_t rename_count;
+    char rename_from[KSVC__PLAN_MAX][40];
+    char rename_to[KSVC__PLAN_MAX][40];
+    ksvc__state target;
+} ksvc__journal;
+int ksvc__journal_write(ksvc_context *ctx, const ksvc__journal *j);
+/* Carry out j from the current files: commit or undo, then clear it. */
+int ksvc__journal_finish(ksvc_context *ctx, const ksvc__journal *j);
+/* Load a pending journal; *found = 0 when there is none. */
+int ksvc__journal_load(ksvc_context *ctx, ksvc__journal *j, int *found);
+/* Remove leftover temporary files of an operation that never journaled. */
+int ksvc__remove_temporaries(ksvc_context *ctx);
+/* Bring the machine to a consistent state: finish a journal, record a
+ * manual revert.  Needs the lock and elevation. */
+int ksvc__recover(ksvc_context *ctx);
+
+/* ---- locking and common preconditions (context.c) ---- */
+int ksvc__lock(ksvc_context *ctx);
+void ksvc__unlock(ksvc_context *ctx);
+int ksvc__require_elevated(ksvc_context *ctx);
+/* Lock, recover, load: the start of every operation.  Unlocks on failure. */
+int ksvc__begin(ksvc_context *ctx, ksvc__state *st, int mutating);
+
+/* ---- pre-check (precheck.c) ---- */
+int ksvc__precheck_run(ksvc_context *ctx, ksvc_precheck_result *r);
+
+/* ---- files (policy.c) ---- */
+/* Copy from an open file into a new slot temp, syncing it, hashing it. */
+int ksvc__copy_to_temp(ksvc_context *ctx, ksvc_file *src, const char *src_label,
+                       const char *temp_name, char sha_hex[65],
+                       uint64_t *size);
+
+#endif /* KSVC_INTERNAL_H */

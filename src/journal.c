@@ -1,0 +1,417 @@
+/*
+ * The operation journal: how install and repair survive a crash.
+ *
+ * An operation first writes every new file under a temporary name and syncs
+ * it, then records in the registry value KServiceJournal the renames still
+ * to do and the complete state to record once they are done.  The first
+ * rename into a slot is the commit point: while its source still exists
+ * nothing visible has changed and recovery undoes the operation (removes
+ * the temporaries); once it is gone recovery finishes the remaining renames
+ * and writes the target state, deleting the journal in the same write.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define JOURNAL_ROOM 8192
+
+/* The only renames a journal may ask for: a damaged or planted journal
+ * can never move anything else. */
+static const char *const allowed_renames[][2] = {
+    {KSVC__F_ROLLBACK_NEW, KSVC__F_ROLLBACK},
+    {KSVC__F_KERNEL_NEW, KSVC__F_KERNEL},
+};
+
+static int rename_allowed(const char *from, const char *to)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof allowed_renames / sizeof allowed_renames[0]; i++)
+        if (!strcmp(from, allowed_renames[i][0]) &&
+            !strcmp(to, allowed_renames[i][1]))
+            return 1;
+    return 0;
+}
+
+/* ---- encoding: a REG_MULTI_SZ of "field=value" entries ---- */
+
+typedef struct writer {
+    char buf[JOURNAL_ROOM];
+    size_t used;
+    int overflow;
+} writer;
+
+static void put(writer *w, const char *field, const char *value)
+{
+    int n = snprintf(w->buf + w->used, sizeof w->buf - w->used, "%s=%s",
+                     field, value);
+    if (n < 0 || (size_t)n + 2 > sizeof w->buf - w->used) {
+        w->overflow = 1;
+        return;
+    }
+    w->used += (size_t)n + 1;
+}
+
+static void put_slot(writer *w, const char *prefix, const ksvc__slot_meta *m)
+{
+    char field[16], size[24];
+
+    if (!m->recorded)
+        return;
+    snprintf(field, sizeof field, "%s.version", prefix);
+    put(w, field, m->version);
+    snprintf(field, sizeof field, "%s.sha256", prefix);
+    put(w, field, m->sha256);
+    if (m->has_size) {
+        snprintf(field, sizeof field, "%s.size", prefix);
+        snprintf(size, sizeof size, "%llu", (unsigned long long)m->size);
+        put(w, field, size);
+    }
+}
+
+static void encode(const ksvc__journal *j, writer *w)
+{
+    char pair[96];
+    size_t i;
+
+    w->used = 0;
+    w->overflow = 0;
+    put(w, "op", j->op);
+    for (i = 0; i < j->rename_count; i++) {
+        snprintf(pair, sizeof pair, "%s>%s", j->rename_from[i],
+                 j->rename_to[i]);
+        put(w, "rename", pair);
+    }
+    put_slot(w, "kernel", &j->target.kernel);
+    put_slot(w, "rollback", &j->target.rollback);
+    if (j->target.rolled_back)
+        put(w, "rolled_back_from", j->target.rolled_back_from);
+    for (i = 0; i < j->target.bad_count; i++)
+        put(w, "bad", j->target.bad[i]);
+    if (j->target.booted_sha256[0])
+        put(w, "booted", j->target.booted_sha256);
+    w->buf[w->used++] = '\0';
+}
+
+int ksvc__journal_write(ksvc_context *ctx, const ksvc__journal *j)
+{
+    writer *w = malloc(sizeof *w);
+    ksvc_reg_change change;
+    int err;
+
+    if (!w)
+        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "writing the journal");
+    encode(j, w);
+    if (w->overflow) {
+        free(w);
+        return ksvc__fail(ctx, KSVC_E_TOO_LONG, "the journal is too long");
+    }
+    change.name = KSVC__V_JOURNAL;
+    change.remove = 0;
+    change.type = KSVC_REG_MULTI_SZ;
+    change.data = w->buf;
+    change.size = w->used;
+    err = ctx->p->reg_write(ctx->p, KSVC__LXSS_KEY, &change, 1);
+    free(w);
+    return err ? ksvc__platform_fail(ctx, err, "writing the journal") : KSVC_OK;
+}
+
+/* ---- decoding: every field is checked, the journal is untrusted ---- */
+
+static int parse_size(const char *text, uint64_t *size)
+{
+    uint64_t v = 0;
+
+    if (!*text)
+        return 0;
+    for (; *text; text++) {
+        if (*text < '0' || *text > '9' || v > (UINT64_MAX - 9) / 10)
+            return 0;
+        v = v * 10 + (uint64_t)(*text - '0');
+    }
+    *size = v;
+    return 1;
+}
+
+static int decode_slot_field(ksvc__slot_meta *m, const char *field,
+                             const char *value)
+{
+    if (!strcmp(field, "version")) {
+        m->recorded = 1;
+        return ksvc__kver_valid(value) &&
+               ksvc__copy_str(m->version, sizeof m->version, value) == 0;
+    }
+    if (!strcmp(field, "sha256"))
+        return ksvc__sha256_hex_valid(value) &&
+               ksvc__copy_str(m->sha256, sizeof m->sha256, value) == 0;
+    if (!strcmp(field, "size"))
+        return (m->has_size = parse_size(value, &m->size));
+    return 0;
+}
+
+static int decode_rename(ksvc__journal *j, const char *value)
+{
+    const char *sep = strchr(value, '>');
+    size_t from_len;
+
+    if (!sep || j->rename_count == KSVC__PLAN_MAX)
+        return 0;
+    from_len = (size_t)(sep - value);
+    if (from_len >= sizeof j->rename_from[0] ||
+        strlen(sep + 1) >= sizeof j->rename_to[0])
+        return 0;
+    memcpy(j->rename_from[j->rename_count], value, from_len);
+    j->rename_from[j->rename_count][from_len] = '\0';
+    strcpy(j->rename_to[j->rename_count], sep + 1);
+    if (!rename_allowed(j->rename_from[j->rename_count],
+                        j->rename_to[j->rename_count]))
+        return 0;
+    j->rename_count++;
+    return 1;
+}
+
+static int decode_entry(ksvc__journal *j, const char *field, const char *value)
+{
+    ksvc__state *t = &j->target;
+
+    if (!strcmp(field, "op"))
+        return ksvc__copy_str(j->op, sizeof j->op, value) == 0;
+    if (!strcmp(field, "rename"))
+        return decode_rename(j, value);
+    if (!strncmp(field, "kernel.", 7))
+        return decode_slot_field(&t->kernel, field + 7, value);
+    if (!strncmp(field, "rollback.", 9))
+        return decode_slot_field(&t->rollback, field + 9, value);
+    if (!strcmp(field, "rolled_back_from")) {
+        t->rolled_back = 1;
+        return ksvc__copy_str(t->rolled_back_from,
+                              sizeof t->rolled_back_from, value) == 0;
+    }
+    if (!strcmp(field, "bad"))
+        return t->bad_count < KSVC__BAD_MAX && ksvc__kver_valid(value) &&
+               ksvc__copy_str(t->bad[t->bad_count++], KSVC_KVER_MAX + 1,
+                              value) == 0;
+    if (!strcmp(field, "booted"))
+        return ksvc__sha256_hex_valid(value) &&
+               ksvc__copy_str(t->booted_sha256, 65, value) == 0;
+    return 0;
+}
+
+static int decode(ksvc_context *ctx, const char *raw, size_t size,
+                  ksvc__journal *j)
+{
+    size_t pos = 0;
+
+    memset(j, 0, sizeof *j);
+    if (size == 0 || raw[size - 1] != '\0')
+        return ksvc__fail(ctx, KSVC_E_BAD_VALUE, "%s\\%s: not terminated",
+                          KSVC__LXSS_KEY, KSVC__V_JOURNAL);
+    while (pos < size && raw[pos]) {
+        char entry[160];
+        char *eq;
+        if (ksvc__copy_str(entry, sizeof entry, raw + pos) != KSVC_OK ||
+            !(eq = strchr(entry, '=')))
+            return ksvc__fail(ctx, KSVC_E_BAD_VALUE,
+                              "%s\\%s: malformed entry at byte %lu",
+                              KSVC__LXSS_KEY, KSVC__V_JOURNAL,
+                              (unsigned long)pos);
+        *eq = '\0';
+        if (!decode_entry(j, entry, eq + 1))
+            return ksvc__fail(ctx, KSVC_E_BAD_VALUE,
+                              "%s\\%s: invalid entry \"%s\"", KSVC__LXSS_KEY,
+                              KSVC__V_JOURNAL, entry);
+        pos += strlen(raw + pos) + 1;
+    }
+    if (!j->op[0])
+        return ksvc__fail(ctx, KSVC_E_BAD_VALUE, "%s\\%s: no operation",
+                          KSVC__LXSS_KEY, KSVC__V_JOURNAL);
+    return KSVC_OK;
+}
+
+int ksvc__journal_load(ksvc_context *ctx, ksvc__journal *j, int *found)
+{
+    char *raw = malloc(JOURNAL_ROOM);
+    size_t size = JOURNAL_ROOM;
+    uint32_t type;
+    int err;
+
+    *found = 0;
+    if (!raw)
+        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "reading the journal");
+    err = ctx->p->reg_read(ctx->p, KSVC__LXSS_KEY, KSVC__V_JOURNAL, &type, raw,
+                           &size);
+    if (err == KSVC_E_NOT_FOUND) {
+        err = KSVC_OK;
+    } else if (err == KSVC_E_TOO_LONG) {
+        err = ksvc__fail(ctx, KSVC_E_BAD_VALUE, "%s\\%s: too long",
+                         KSVC__LXSS_KEY, KSVC__V_JOURNAL);
+    } else if (err) {
+        err = ksvc__platform_fail(ctx, err, KSVC__V_JOURNAL);
+    } else if (type != KSVC_REG_MULTI_SZ) {
+        err = ksvc__fail(ctx, KSVC_E_BAD_VALUE, "%s\\%s: not a REG_MULTI_SZ",
+                         KSVC__LXSS_KEY, KSVC__V_JOURNAL);
+    } else {
+        *found = 1;
+        err = decode(ctx, raw, size, j);
+    }
+    free(raw);
+    return err;
+}
+
+/* ---- carrying it out ---- */
+
+static int exists(ksvc_context *ctx, const char *name, int *present)
+{
+    ksvc_file_info info;
+    int err = ksvc__stat(ctx, name, &info);
+
+    *present = !err && info.kind != KSVC_FILE_NONE;
+    return err;
+}
+
+static int remove_name(ksvc_context *ctx, const char *name)
+{
+    int err = ctx->p->remove(ctx->p, name);
+
+    return err ? ksvc__platform_fail(ctx, err, name) : KSVC_OK;
+}
+
+static int delete_journal(ksvc_context *ctx)
+{
+    ksvc_reg_change change = {KSVC__V_JOURNAL, 1, KSVC_REG_MULTI_SZ, NULL, 0};
+    int err = ctx->p->reg_write(ctx->p, KSVC__LXSS_KEY, &change, 1);
+
+    return err ? ksvc__platform_fail(ctx, err, "clearing the journal")
+               : KSVC_OK;
+}
+
+static int undo(ksvc_context *ctx, const ksvc__journal *j)
+{
+    size_t i;
+    int err;
+
+    for (i = 0; i < j->rename_count; i++) {
+        err = remove_name(ctx, j->rename_from[i]);
+        if (err)
+            return err;
+    }
+    return delete_journal(ctx);
+}
+
+/* The renamed-in primary must be the file the journal describes. */
+static int check_kernel(ksvc_context *ctx, const ksvc__journal *j)
+{
+    ksvc_file_info info;
+    int err;
+
+    if (!j->target.kernel.recorded || !j->target.kernel.has_size)
+        return KSVC_OK;
+    err = ksvc__stat(ctx, KSVC__F_KERNEL, &info);
+    if (err)
+        return err;
+    if (info.kind != KSVC_FILE_REGULAR || info.size != j->target.kernel.size)
+        return ksvc__fail(ctx, KSVC_E_RECOVERY,
+                          "interrupted %s: %s is not the %llu-byte file the "
+                          "journal expects",
+                          j->op, KSVC__F_KERNEL,
+                          (unsigned long long)j->target.kernel.size);
+    return KSVC_OK;
+}
+
+static int commit(ksvc_context *ctx, const ksvc__journal *j)
+{
+    ksvc__state_changes c;
+    size_t i;
+    int present, err;
+
+    for (i = 0; i < j->rename_count; i++) {
+        err = exists(ctx, j->rename_from[i], &present);
+        if (!err && present) {
+            err = ctx->p->rename(ctx->p, j->rename_from[i], j->rename_to[i]);
+            if (err)
+                err = ksvc__platform_fail(ctx, err, j->rename_to[i]);
+        }
+        if (err)
+            return err;
+    }
+    err = check_kernel(ctx, j);
+    if (err)
+        return err;
+    /* The target state and the end of the journal in one write. */
+    ksvc__state_changes_build(&j->target, &c);
+    c.change[c.count].name = KSVC__V_JOURNAL;
+    c.change[c.count].remove = 1;
+    c.change[c.count].type = KSVC_REG_MULTI_SZ;
+    c.change[c.count].data = NULL;
+    c.change[c.count].size = 0;
+    c.count++;
+    err = ctx->p->reg_write(ctx->p, KSVC__LXSS_KEY, c.change, c.count);
+    return err ? ksvc__platform_fail(ctx, err, "writing the servicing state")
+               : KSVC_OK;
+}
+
+int ksvc__journal_finish(ksvc_context *ctx, const ksvc__journal *j)
+{
+    int committed = 1, err;
+
+    if (j->rename_count > 0) {
+        int first_pending;
+        err = exists(ctx, j->rename_from[0], &first_pending);
+        if (err)
+            return err;
+        committed = !first_pending;
+    }
+    return committed ? commit(ctx, j) : undo(ctx, j);
+}
+
+int ksvc__remove_temporaries(ksvc_context *ctx)
+{
+    static const char *const temporaries[] = {KSVC__F_KERNEL_NEW,
+                                              KSVC__F_ROLLBACK_NEW};
+    size_t i;
+    int present, err;
+
+    for (i = 0; i < sizeof temporaries / sizeof temporaries[0]; i++) {
+        err = exists(ctx, temporaries[i], &present);
+        if (!err && present)
+            err = remove_name(ctx, temporaries[i]);
+        if (err)
+            return err;
+    }
+    return KSVC_OK;
+}
+
+/* RollbackKernel gone while the primary is still marked bad: an
+ * administrator reverted by hand.  Forget that the primary was bad. */
+static int record_manual_revert(ksvc_context *ctx)
+{
+    ksvc__state st;
+    int err = ksvc__state_load(ctx, &st);
+
+    if (err)
+        return err;
+    if (st.rolled_back || !st.kernel.recorded ||
+        !ksvc__bad_contains(&st, st.kernel.version))
+        return KSVC_OK;
+    ksvc__bad_remove(&st, st.kernel.version);
+    return ksvc__state_store(ctx, &st);
+}
+
+int ksvc__recover(ksvc_context *ctx)
+{
+    ksvc__journal *j = malloc(sizeof *j);
+    int found, err;
+
+    if (!j)
+        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "recovery");
+    err = ksvc__journal_load(ctx, j, &found);
+    if (!err)
+        err = found ? ksvc__journal_finish(ctx, j)
+                    : ksvc__remove_temporaries(ctx);
+    free(j);
+    if (!err)
+        err = record_manual_revert(ctx);
+    return err;
+}

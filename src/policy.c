@@ -1,0 +1,548 @@
+/* The servicing operations: install, rollback, revert, repair. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- copying a file into a new temporary slot file ---- */
+
+static int write_all(ksvc_context *ctx, ksvc_file *dst, const char *dst_name,
+                     uint64_t offset, const unsigned char *buf, size_t size)
+{
+    int err = ctx->p->file_write(dst, offset, buf, size);
+
+    return err ? ksvc__platform_fail(ctx, err, dst_name) : KSVC_OK;
+}
+
+static int stream_copy(ksvc_context *ctx, ksvc_file *src, const char *src_label,
+                       ksvc_file *dst, const char *dst_name,
+                       unsigned char *buf, ksvc__hasher *h, uint64_t *size)
+{
+    uint64_t offset = 0;
+    size_t got;
+    int err;
+
+    for (;;) {
+        err = ctx->p->file_read(src, offset, buf, KSVC__CHUNK, &got);
+        if (err)
+            return ksvc__platform_fail(ctx, err, src_label);
+        if (got == 0)
+            break;
+        err = ksvc__hasher_update(h, buf, got);
+        if (err)
+            return ksvc__platform_fail(ctx, err, "computing SHA-256");
+        err = write_all(ctx, dst, dst_name, offset, buf, got);
+        if (err)
+            return err;
+        offset += got;
+    }
+    *size = offset;
+    err = ctx->p->file_sync(dst);
+    return err ? ksvc__platform_fail(ctx, err, dst_name) : KSVC_OK;
+}
+
+/* Create temp_name afresh (a leftover from a crash is removed first). */
+static int create_temp(ksvc_context *ctx, const char *temp_name,
+                       ksvc_file **out)
+{
+    const ksvc_platform *p = ctx->p;
+    int err = p->file_open(p, temp_name, KSVC_OPEN_CREATE_NEW, out);
+
+    if (err == KSVC_E_EXISTS) {
+        err = p->remove(p, temp_name);
+        if (!err)
+            err = p->file_open(p, temp_name, KSVC_OPEN_CREATE_NEW, out);
+    }
+    return err ? ksvc__platform_fail(ctx, err, temp_name) : KSVC_OK;
+}
+
+int ksvc__copy_to_temp(ksvc_context *ctx, ksvc_file *src, const char *src_label,
+                       const char *temp_name, char sha_hex[65], uint64_t *size)
+{
+    const ksvc_platform *p = ctx->p;
+    unsigned char *buf = malloc(KSVC__CHUNK);
+    ksvc__hasher h;
+    ksvc_file *dst = NULL;
+    int err;
+
+    if (!buf)
+        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "copying %s", src_label);
+    err = create_temp(ctx, temp_name, &dst);
+    if (!err) {
+        err = ksvc__hasher_begin(&h, p);
+        if (err)
+            err = ksvc__platform_fail(ctx, err, "starting SHA-256");
+    }
+    if (!err) {
+        err = stream_copy(ctx, src, src_label, dst, temp_name, buf, &h, size);
+        if (err)
+            ksvc__hasher_abandon(&h);
+        else if ((err = ksvc__hasher_end(&h, sha_hex)) != 0)
+            err = ksvc__platform_fail(ctx, err, "computing SHA-256");
+    }
+    free(buf);
+    if (dst && p->file_close(dst) && !err)
+        err = ksvc__platform_fail(ctx, KSVC_E_IO, temp_name);
+    if (err && dst)
+        p->remove(p, temp_name);
+    return err;
+}
+
+/* ---- shared pieces ---- */
+
+static int same_hex(const char *a, const char *b)
+{
+    size_t i;
+
+    for (i = 0; i < 64; i++) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'F')
+            x = (char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'F')
+            y = (char)(y - 'A' + 'a');
+        if (x != y)
+            return 0;
+    }
+    return 1;
+}
+
+static int finish(ksvc_context *ctx, int err)
+{
+    ksvc__unlock(ctx);
+    return err;
+}
+
+/* Run a journaled operation whose new files already exist and are synced:
+ * record the journal, then carry it out.  Before the journal exists a
+ * failure removes the temporaries; after it, the journal decides. */
+static int run_journal(ksvc_context *ctx, const ksvc__journal *j)
+{
+    int err = ksvc__journal_write(ctx, j);
+    size_t i;
+
+    if (err) {
+        for (i = 0; i < j->rename_count; i++)
+            ctx->p->remove(ctx->p, j->rename_from[i]);
+        return err;
+    }
+    err = ksvc__journal_finish(ctx, j);
+    if (err) {
+        /* Try once more to settle the journal either way, keeping the
+         * first error for the caller; the next open retries otherwise. */
+        char detail[KSVC__DETAIL_LEN];
+        long os_error = ctx->os_error;
+        memcpy(detail, ctx->detail, sizeof detail);
+        ksvc__journal_finish(ctx, j);
+        memcpy(ctx->detail, detail, sizeof detail);
+        ctx->os_error = os_error;
+    }
+    return err;
+}
+
+/* ---- install ---- */
+
+static int check_install_options(ksvc_context *ctx,
+                                 const ksvc_install_options *o)
+{
+    if (o->version != KSVC_INSTALL_OPTIONS_VERSION)
+        return ksvc__fail(ctx, KSVC_E_STRUCT_VERSION,
+                          "ksvc_install_options version %u, expected %u",
+                          o->version, KSVC_INSTALL_OPTIONS_VERSION);
+    if (o->flags & ~(KSVC_INSTALL_ALLOW_DOWNGRADE | KSVC_INSTALL_FORCE))
+        return ksvc__fail(ctx, KSVC_E_INVALID_ARGUMENT,
+                          "unknown install flags 0x%x", o->flags);
+    if (o->sha256_hex && !ksvc__sha256_hex_valid(o->sha256_hex))
+        return ksvc__fail(ctx, KSVC_E_INVALID_ARGUMENT,
+                          "expected SHA-256 \"%.80s\" is not 64 hexadecimal "
+                          "digits",
+                          o->sha256_hex);
+    return KSVC_OK;
+}
+
+static int check_version_text(ksvc_context *ctx, const char *version)
+{
+    ksvc_kver v = KSVC_KVER_INIT;
+    int err = ksvc_kver_parse(version, &v);
+
+    if (err == KSVC_E_TOO_LONG)
+        return ksvc__fail(ctx, err, "kernel version longer than %d bytes",
+                          KSVC_KVER_MAX);
+    if (err)
+        return ksvc__fail(ctx, err,
+                          "\"%.80s\" is not a kernel version like 5.15.153.1",
+                          version);
+    return KSVC_OK;
+}
+
+static int require_precheck(ksvc_context *ctx)
+{
+    ksvc_precheck_result r = KSVC_PRECHECK_RESULT_INIT;
+
+    return ksvc__precheck_run(ctx, &r);
+}
+
+/* The version in use: the rollback kernel while rolled back. */
+static const ksvc__slot_meta *effective_meta(const ksvc__state *st)
+{
+    return st->rolled_back ? &st->rollback : &st->kernel;
+}
+
+static int check_install_policy(ksvc_context *ctx, const ksvc__state *st,
+                                const char *version, unsigned flags)
+{
+    const ksvc__slot_meta *in_use = effective_meta(st);
+    int cmp;
+
+    if (ksvc__bad_contains(st, version))
+        return ksvc__fail(ctx, KSVC_E_BAD_VERSION,
+                          "version %s was rolled back from; it is never "
+                          "installed again",
+                          version);
+    if (!in_use->recorded ||
+        ksvc_kver_compare(version, in_use->version, &cmp) != KSVC_OK)
+        return KSVC_OK;
+    if (cmp < 0 && !(flags & KSVC_INSTALL_ALLOW_DOWNGRADE))
+        return ksvc__fail(ctx, KSVC_E_DOWNGRADE,
+                          "version %s is older than %s in use; allow a "
+                          "downgrade to install it",
+                          version, in_use->version);
+    if (cmp == 0 && !(flags & KSVC_INSTALL_FORCE))
+        return ksvc__fail(ctx, KSVC_E_ALREADY_INSTALLED,
+                          "version %s is in use; force to reinstall it",
+                          version);
+    return KSVC_OK;
+}
+
+/* Copy the payload into the new-kernel temporary. */
+static int stage_payload(ksvc_context *ctx, const char *path,
+                         const ksvc_install_options *o, ksvc__slot_meta *m)
+{
+    const ksvc_platform *p = ctx->p;
+    ksvc_file *src;
+    int err = p->payload_open(p, path, &src);
+
+    if (err)
+        return ksvc__platform_fail(ctx, err, "opening the payload");
+    err = ksvc__copy_to_temp(ctx, src, path, KSVC__F_KERNEL_NEW, m->sha256,
+                             &m->size);
+    p->file_close(src);
+    if (err)
+        return err;
+    m->has_size = 1;
+    if (m->size == 0)
+        err = ksvc__fail(ctx, KSVC_E_BAD_PAYLOAD, "%s is empty", path);
+    else if (o->sha256_hex && !same_hex(o->sha256_hex, m->sha256))
+        err = ksvc__fail(ctx, KSVC_E_HASH_MISMATCH,
+                         "%s has SHA-256 %s, expected %s", path, m->sha256,
+                         o->sha256_hex);
+    if (err)
+        p->remove(p, KSVC__F_KERNEL_NEW);
+    return err;
+}
+
+/* A second name for the current kernel, to become kernel.rollback: a hard
+ * link (no data copied), or a synced copy where links are unsupported. */
+static int stage_rollback(ksvc_context *ctx)
+{
+    const ksvc_platform *p = ctx->p;
+    ksvc__slot_meta copy;
+    ksvc_file *src;
+    int err;
+
+    p->remove(p, KSVC__F_ROLLBACK_NEW);
+    err = p->hard_link(p, KSVC__F_KERNEL, KSVC__F_ROLLBACK_NEW);
+    if (err != KSVC_E_UNSUPPORTED)
+        return err ? ksvc__platform_fail(ctx, err, KSVC__F_ROLLBACK_NEW) : 0;
+    err = p->file_open(p, KSVC__F_KERNEL, KSVC_OPEN_READ, &src);
+    if (err)
+        return ksvc__platform_fail(ctx, err, KSVC__F_KERNEL);
+    err = ksvc__copy_to_temp(ctx, src, KSVC__F_KERNEL, KSVC__F_ROLLBACK_NEW,
+                             copy.sha256, &copy.size);
+    p->file_close(src);
+    return err;
+}
+
+static void add_rename(ksvc__journal *j, const char *from, const char *to)
+{
+    strcpy(j->rename_from[j->rename_count], from);
+    strcpy(j->rename_to[j->rename_count], to);
+    j->rename_count++;
+}
+
+/* Plan the install of m over state st; the payload is already staged. */
+static int plan_install(ksvc_context *ctx, const ksvc__state *st,
+                        const ksvc__slot_meta *m, ksvc__journal *j)
+{
+    ksvc_file_info info;
+    int keep_old, err;
+
+    memset(j, 0, sizeof *j);
+    strcpy(j->op, "install");
+    j->target = *st;
+    j->target.kernel = *m;
+    err = ksvc__stat(ctx, KSVC__F_KERNEL, &info);
+    if (err)
+        return err;
+    /* The current kernel becomes the rollback kernel, unless the machine is
+     * rolled back (the rollback kernel is the good one) or it is the same
+     * version being reinstalled. */
+    keep_old = !st->rolled_back && st->kernel.recorded &&
+               info.kind == KSVC_FILE_REGULAR &&
+               !ksvc__kver_equal(st->kernel.version, m->version);
+    if (keep_old) {
+        err = stage_rollback(ctx);
+        if (err)
+            return err;
+        j->target.rollback = st->kernel;
+        add_rename(j, KSVC__F_ROLLBACK_NEW, KSVC__F_ROLLBACK);
+    }
+    add_rename(j, KSVC__F_KERNEL_NEW, KSVC__F_KERNEL);
+    j->target.rolled_back = 0;
+    j->target.rolled_back_from[0] = '\0';
+    return KSVC_OK;
+}
+
+static int install_locked(ksvc_context *ctx, const ksvc__state *st,
+                          const char *payload_path, const char *version,
+                          const ksvc_install_options *o)
+{
+    ksvc__slot_meta m;
+    ksvc__journal *j;
+    int err = require_precheck(ctx);
+
+    if (!err)
+        err = check_install_policy(ctx, st, version, o->flags);
+    if (err)
+        return err;
+    memset(&m, 0, sizeof m);
+    m.recorded = 1;
+    strcpy(m.version, version);
+    err = stage_payload(ctx, payload_path, o, &m);
+    if (err)
+        return err;
+    j = malloc(sizeof *j);
+    if (!j) {
+        ctx->p->remove(ctx->p, KSVC__F_KERNEL_NEW);
+        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "planning the install");
+    }
+    err = plan_install(ctx, st, &m, j);
+    if (err) {
+        ctx->p->remove(ctx->p, KSVC__F_KERNEL_NEW);
+        ctx->p->remove(ctx->p, KSVC__F_ROLLBACK_NEW);
+    } else {
+        err = run_journal(ctx, j);
+    }
+    free(j);
+    return err;
+}
+
+int ksvc_install(ksvc_context *ctx, const char *payload_path,
+                 const char *kernel_version,
+                 const ksvc_install_options *options)
+{
+    ksvc_install_options defaults = KSVC_INSTALL_OPTIONS_INIT;
+    ksvc__state st;
+    int err;
+
+    if (!ctx || !payload_path || !kernel_version)
+        return KSVC_E_INVALID_ARGUMENT;
+    ksvc__clear_error(ctx);
+    if (!options)
+        options = &defaults;
+    err = check_install_options(ctx, options);
+    if (!err)
+        err = check_version_text(ctx, kernel_version);
+    if (!err)
+        err = ksvc__begin(ctx, &st, 1);
+    if (err)
+        return err;
+    return finish(ctx, install_locked(ctx, &st, payload_path, kernel_version,
+                                      options));
+}
+
+/* ---- rollback and revert ---- */
+
+/* The rollback kernel must be present, recorded and match its record. */
+static int check_rollback_slot(ksvc_context *ctx, const ksvc__state *st)
+{
+    const ksvc__slot_meta *r = &st->rollback;
+    ksvc_file_info info;
+    char actual[65];
+    uint64_t size;
+    int err = ksvc__stat(ctx, KSVC__F_ROLLBACK, &info);
+
+    if (err)
+        return err;
+    if (info.kind == KSVC_FILE_NONE || !r->recorded)
+        return ksvc__fail(ctx, KSVC_E_NO_ROLLBACK,
+                          "there is no %s to roll back to", KSVC__F_ROLLBACK);
+    if (info.kind != KSVC_FILE_REGULAR)
+        return ksvc__fail(ctx, KSVC_E_UNSAFE_PATH, "%s is not a regular file",
+                          KSVC__F_ROLLBACK);
+    if (ksvc__bad_contains(st, r->version))
+        return ksvc__fail(ctx, KSVC_E_BAD_VERSION,
+                          "%s holds version %s, which is marked bad",
+                          KSVC__F_ROLLBACK, r->version);
+    if (r->has_size && r->size != info.size)
+        return ksvc__fail(ctx, KSVC_E_DAMAGED,
+                          "%s is %llu bytes, recorded %llu", KSVC__F_ROLLBACK,
+                          (unsigned long long)info.size,
+                          (unsigned long long)r->size);
+    if (!r->sha256[0])
+        return KSVC_OK;
+    err = ksvc__hash_slot(ctx, KSVC__F_ROLLBACK, actual, &size);
+    if (!err && !same_hex(actual, r->sha256))
+        err = ksvc__fail(ctx, KSVC_E_DAMAGED,
+                         "%s has SHA-256 %s, recorded %s", KSVC__F_ROLLBACK,
+                         actual, r->sha256);
+    return err;
+}
+
+static int rollback_locked(ksvc_context *ctx, ksvc__state *st)
+{
+    int err;
+
+    if (st->rolled_back)
+        return ksvc__fail(ctx, KSVC_E_ROLLED_BACK,
+                          "the machine already boots %s", KSVC__F_ROLLBACK);
+    err = check_rollback_slot(ctx, st);
+    if (!err && st->kernel.recorded)
+        err = ksvc__bad_add(ctx, st, st->kernel.version);
+    if (err)
+        return err;
+    st->rolled_back = 1;
+    strcpy(st->rolled_back_from, st->kernel.version);
+    return ksvc__state_store(ctx, st);
+}
+
+int ksvc_rollback(ksvc_context *ctx)
+{
+    ksvc__state st;
+    int err;
+
+    if (!ctx)
+        return KSVC_E_INVALID_ARGUMENT;
+    err = ksvc__begin(ctx, &st, 1);
+    if (err)
+        return err;
+    return finish(ctx, rollback_locked(ctx, &st));
+}
+
+int ksvc_revert_rollback(ksvc_context *ctx)
+{
+    ksvc__state st;
+    int err;
+
+    if (!ctx)
+        return KSVC_E_INVALID_ARGUMENT;
+    err = ksvc__begin(ctx, &st, 1);
+    if (err)
+        return err;
+    if (!st.rolled_back)
+        return finish(ctx, ksvc__fail(ctx, KSVC_E_NOT_ROLLED_BACK,
+                                      "RollbackKernel is not set"));
+    st.rolled_back = 0;
+    st.rolled_back_from[0] = '\0';
+    if (st.kernel.recorded)
+        ksvc__bad_remove(&st, st.kernel.version);
+    return finish(ctx, ksvc__state_store(ctx, &st));
+}
+
+/* ---- repair ---- */
+
+/* Does the named slot hold what its record says? */
+static int slot_intact(ksvc_context *ctx, const char *name,
+                       const ksvc__slot_meta *m, int *intact)
+{
+    ksvc_file_info info;
+    char actual[65];
+    uint64_t size;
+    int err = ksvc__stat(ctx, name, &info);
+
+    *intact = 0;
+    if (err || info.kind != KSVC_FILE_REGULAR || !m->recorded)
+        return err;
+    if (m->has_size && m->size != info.size)
+        return KSVC_OK;
+    if (!m->sha256[0]) {
+        *intact = 1;
+        return KSVC_OK;
+    }
+    err = ksvc__hash_slot(ctx, name, actual, &size);
+    *intact = !err && same_hex(actual, m->sha256);
+    return err;
+}
+
+static int missing_kernel(ksvc_context *ctx, const char *why)
+{
+    return ksvc__fail(ctx, KSVC_E_KERNEL_MISSING,
+                      "%s. Remedies: install the kernel update from "
+                      "https://aka.ms/wsl2kernel; or reinstall the Windows "
+                      "Subsystem for Linux Update; or extract the kernel with "
+                      "msiexec /a and copy it to the tools folder",
+                      why);
+}
+
+static int repair_locked(ksvc_context *ctx, const ksvc__state *st)
+{
+    const char *target = st->rolled_back ? KSVC__F_ROLLBACK : KSVC__F_KERNEL;
+    const char *source = st->rolled_back ? KSVC__F_KERNEL : KSVC__F_ROLLBACK;
+    const ksvc__slot_meta *src_meta = st->rolled_back ? &st->kernel
+                                                      : &st->rollback;
+    ksvc__journal *j;
+    ksvc__slot_meta copy;
+    ksvc_file *src;
+    int intact, err;
+
+    err = slot_intact(ctx, target, effective_meta(st), &intact);
+    if (err || intact)
+        return err;
+    err = slot_intact(ctx, source, src_meta, &intact);
+    if (err)
+        return err;
+    /* Only the primary is ever restored: while rolled back the other slot
+     * holds the bad version, which is never copied into use. */
+    if (st->rolled_back || !intact || ksvc__bad_contains(st, src_meta->version))
+        return missing_kernel(ctx, "no intact, good kernel is left to copy "
+                                   "from");
+    err = ctx->p->file_open(ctx->p, source, KSVC_OPEN_READ, &src);
+    if (err)
+        return ksvc__platform_fail(ctx, err, source);
+    copy = *src_meta;
+    err = ksvc__copy_to_temp(ctx, src, source, KSVC__F_KERNEL_NEW, copy.sha256,
+                             &copy.size);
+    ctx->p->file_close(src);
+    if (err)
+        return err;
+    if (src_meta->sha256[0] && !same_hex(copy.sha256, src_meta->sha256)) {
+        ctx->p->remove(ctx->p, KSVC__F_KERNEL_NEW);
+        return ksvc__fail(ctx, KSVC_E_DAMAGED,
+                          "%s changed while it was copied", source);
+    }
+    copy.has_size = 1;
+    j = calloc(1, sizeof *j);
+    if (!j) {
+        ctx->p->remove(ctx->p, KSVC__F_KERNEL_NEW);
+        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "planning the repair");
+    }
+    strcpy(j->op, "repair");
+    j->target = *st;
+    j->target.kernel = copy;
+    add_rename(j, KSVC__F_KERNEL_NEW, KSVC__F_KERNEL);
+    err = run_journal(ctx, j);
+    free(j);
+    return err;
+}
+
+int ksvc_repair(ksvc_context *ctx)
+{
+    ksvc__state st;
+    int err;
+
+    if (!ctx)
+        return KSVC_E_INVALID_ARGUMENT;
+    err = ksvc__begin(ctx, &st, 1);
+    if (err)
+        return err;
+    return finish(ctx, repair_locked(ctx, &st));
+}

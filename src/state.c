@@ -1,0 +1,365 @@
+/* The servicing state as the registry records it: load, validate, store. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Room for the largest value the core reads: the bad set. */
+#define VALUE_ROOM (KSVC__BAD_MAX * (KSVC_KVER_MAX + 1) + 2)
+
+static int read_value(ksvc_context *ctx, const char *key, const char *name,
+                      uint32_t *type, char *buf, size_t *size, int *found)
+{
+    size_t room = *size;
+    int err = ctx->p->reg_read(ctx->p, key, name, type, buf, size);
+
+    *found = 0;
+    if (err == KSVC_E_NOT_FOUND)
+        return KSVC_OK;
+    if (err == KSVC_E_TOO_LONG)
+        return ksvc__fail(ctx, KSVC_E_BAD_VALUE,
+                          "%s\\%s: value of %lu bytes is longer than the %lu "
+                          "this library accepts",
+                          key, name, (unsigned long)*size,
+                          (unsigned long)room);
+    if (err)
+        return ksvc__platform_fail(ctx, err, name);
+    *found = 1;
+    return KSVC_OK;
+}
+
+int ksvc__value_exists(ksvc_context *ctx, const char *key, const char *name,
+                       int *found)
+{
+    char buf[VALUE_ROOM];
+    size_t size = sizeof buf;
+    uint32_t type;
+    int err = ctx->p->reg_read(ctx->p, key, name, &type, buf, &size);
+
+    *found = err == KSVC_OK || err == KSVC_E_TOO_LONG;
+    if (err == KSVC_E_NOT_FOUND || *found)
+        return KSVC_OK;
+    return ksvc__platform_fail(ctx, err, name);
+}
+
+int ksvc__read_string(ksvc_context *ctx, const char *key, const char *name,
+                      char *buf, size_t size, int *found)
+{
+    char raw[VALUE_ROOM];
+    size_t raw_size = sizeof raw;
+    uint32_t type;
+    int err = read_value(ctx, key, name, &type, raw, &raw_size, found);
+
+    if (err || !*found)
+        return err;
+    if (type != KSVC_REG_SZ)
+        return ksvc__fail(ctx, KSVC_E_BAD_VALUE,
+                          "%s\\%s: expected a REG_SZ string, found type %lu",
+                          key, name, (unsigned long)type);
+    if (raw_size == 0 || memchr(raw, '\0', raw_size) == NULL)
+        return ksvc__fail(ctx, KSVC_E_BAD_VALUE,
+                          "%s\\%s: string is not terminated", key, name);
+    if (ksvc__copy_str(buf, size, raw) != KSVC_OK)
+        return ksvc__fail(ctx, KSVC_E_BAD_VALUE,
+                          "%s\\%s: string longer than %lu bytes", key, name,
+                          (unsigned long)size - 1);
+    return KSVC_OK;
+}
+
+int ksvc__read_dword(ksvc_context *ctx, const char *key, const char *name,
+                     uint32_t *value, int *found)
+{
+    char raw[VALUE_ROOM];
+    size_t raw_size = sizeof raw;
+    uint32_t type;
+    int err = read_value(ctx, key, name, &type, raw, &raw_size, found);
+
+    if (err || !*found)
+        return err;
+    if (type != KSVC_REG_DWORD || raw_size != 4)
+        return ksvc__fail(ctx, KSVC_E_BAD_VALUE,
+                          "%s\\%s: expected a REG_DWORD, found type %lu of %lu "
+                          "bytes",
+                          key, name, (unsigned long)type,
+                          (unsigned long)raw_size);
+    memcpy(value, raw, 4);
+    return KSVC_OK;
+}
+
+/* A recorded version must parse: a damaged one is refused, never guessed. */
+static int read_version(ksvc_context *ctx, const char *name, char *buf,
+                        size_t size, int *found)
+{
+    int err = ksvc__read_string(ctx, KSVC__LXSS_KEY, name, buf, size, found);
+
+    if (!err && *found && !ksvc__kver_valid(buf))
+        return ksvc__fail(ctx, KSVC_E_BAD_VALUE,
+                          "%s\\%s: \"%s\" is not a kernel version",
+                          KSVC__LXSS_KEY, name, buf);
+    return err;
+}
+
+static int read_sha(ksvc_context *ctx, const char *name, char hex[65])
+{
+    int found;
+    int err = ksvc__read_string(ctx, KSVC__LXSS_KEY, name, hex, 65, &found);
+
+    if (err)
+        return err;
+    if (!found) {
+        hex[0] = '\0';
+        return KSVC_OK;
+    }
+    if (!ksvc__sha256_hex_valid(hex))
+        return ksvc__fail(ctx, KSVC_E_BAD_VALUE,
+                          "%s\\%s: not 64 hexadecimal digits", KSVC__LXSS_KEY,
+                          name);
+    return KSVC_OK;
+}
+
+static int read_size(ksvc_context *ctx, const char *name, int *has_size,
+                     uint64_t *size)
+{
+    char text[24];
+    const char *c;
+    uint64_t v = 0;
+    int err = ksvc__read_string(ctx, KSVC__LXSS_KEY, name, text, sizeof text,
+                                has_size);
+
+    if (err || !*has_size)
+        return err;
+    for (c = text; *c; c++) {
+        if (*c < '0' || *c > '9' || v > (UINT64_MAX - 9) / 10)
+            break;
+        v = v * 10 + (uint64_t)(*c - '0');
+    }
+    if (*c || c == text)
+        return ksvc__fail(ctx, KSVC_E_BAD_VALUE,
+                          "%s\\%s: \"%s\" is not a size in bytes",
+                          KSVC__LXSS_KEY, name, text);
+    *size = v;
+    return KSVC_OK;
+}
+
+static int load_slot(ksvc_context *ctx, ksvc__slot_meta *m,
+                     const char *version_name, const char *sha_name,
+                     const char *size_name)
+{
+    int err;
+
+    memset(m, 0, sizeof *m);
+    err = read_version(ctx, version_name, m->version, sizeof m->version,
+                       &m->recorded);
+    if (!err)
+        err = read_sha(ctx, sha_name, m->sha256);
+    if (!err)
+        err = read_size(ctx, size_name, &m->has_size, &m->size);
+    return err;
+}
+
+/* Split a REG_MULTI_SZ into the bad set, validating every entry. */
+static int parse_bad(ksvc_context *ctx, const char *raw, size_t size,
+                     ksvc__state *st)
+{
+    size_t pos = 0;
+
+    if (size == 0)
+        return KSVC_OK;
+    if (raw[size - 1] != '\0')
+        return ksvc__fail(ctx, KSVC_E_BAD_VALUE, "%s\\%s: list not terminated",
+                          KSVC__LXSS_KEY, KSVC__V_BAD);
+    while (pos < size && raw[pos] != '\0') {
+        const char *entry = raw + pos;
+        size_t len = strlen(entry);
+        if (st->bad_count == KSVC__BAD_MAX || len > KSVC_KVER_MAX ||
+            !ksvc__kver_valid(entry))
+            return ksvc__fail(ctx, KSVC_E_BAD_VALUE,
+                              "%s\\%s: entry %lu is not a kernel version or "
+                              "the list is longer than %d",
+                              KSVC__LXSS_KEY, KSVC__V_BAD,
+                              (unsigned long)st->bad_count + 1, KSVC__BAD_MAX);
+        memcpy(st->bad[st->bad_count++], entry, len + 1);
+        pos += len + 1;
+    }
+    return KSVC_OK;
+}
+
+static int load_bad(ksvc_context *ctx, ksvc__state *st)
+{
+    char raw[VALUE_ROOM];
+    size_t size = sizeof raw;
+    uint32_t type;
+    int found;
+    int err = read_value(ctx, KSVC__LXSS_KEY, KSVC__V_BAD, &type, raw, &size,
+                         &found);
+
+    if (err || !found)
+        return err;
+    if (type != KSVC_REG_MULTI_SZ)
+        return ksvc__fail(ctx, KSVC_E_BAD_VALUE,
+                          "%s\\%s: expected REG_MULTI_SZ, found type %lu",
+                          KSVC__LXSS_KEY, KSVC__V_BAD, (unsigned long)type);
+    return parse_bad(ctx, raw, size, st);
+}
+
+/* RollbackKernel counts by its presence, whatever its type: WSL's own
+ * tools and administrators may have written it differently. */
+static int load_rollback_flag(ksvc_context *ctx, ksvc__state *st)
+{
+    char raw[VALUE_ROOM];
+    size_t size = sizeof raw;
+    uint32_t type;
+    int err = ctx->p->reg_read(ctx->p, KSVC__LXSS_KEY, KSVC__V_ROLLBACK_FLAG,
+                               &type, raw, &size);
+
+    st->rolled_back_from[0] = '\0';
+    st->rolled_back = err == KSVC_OK || err == KSVC_E_TOO_LONG;
+    if (err == KSVC_E_NOT_FOUND || err == KSVC_E_TOO_LONG)
+        return KSVC_OK;
+    if (err)
+        return ksvc__platform_fail(ctx, err, KSVC__V_ROLLBACK_FLAG);
+    if (type == KSVC_REG_SZ && size > 0 && memchr(raw, '\0', size) &&
+        strlen(raw) <= KSVC_KVER_MAX)
+        strcpy(st->rolled_back_from, raw);
+    return KSVC_OK;
+}
+
+int ksvc__state_load(ksvc_context *ctx, ksvc__state *st)
+{
+    int err;
+
+    memset(st, 0, sizeof *st);
+    err = load_slot(ctx, &st->kernel, KSVC__V_KERNEL_VERSION,
+                    KSVC__V_KERNEL_SHA, KSVC__V_KERNEL_SIZE);
+    if (!err)
+        err = load_slot(ctx, &st->rollback, KSVC__V_RB_VERSION, KSVC__V_RB_SHA,
+                        KSVC__V_RB_SIZE);
+    if (!err)
+        err = load_rollback_flag(ctx, st);
+    if (!err)
+        err = load_bad(ctx, st);
+    if (!err)
+        err = read_sha(ctx, KSVC__V_BOOTED, st->booted_sha256);
+    return err;
+}
+
+/* ---- storing ---- */
+
+static void add_change(ksvc__state_changes *c, const char *name, int present,
+                       uint32_t type, const void *data, size_t size)
+{
+    ksvc_reg_change *ch = &c->change[c->count++];
+
+    ch->name = name;
+    ch->remove = !present;
+    ch->type = type;
+    ch->data = present ? data : NULL;
+    ch->size = present ? size : 0;
+}
+
+static void add_string(ksvc__state_changes *c, const char *name, int present,
+                       const char *text)
+{
+    add_change(c, name, present && text[0], KSVC_REG_SZ, text,
+               strlen(text) + 1);
+}
+
+static void add_slot(ksvc__state_changes *c, const ksvc__slot_meta *m,
+                     const char *version_name, const char *sha_name,
+                     const char *size_name, char *size_text)
+{
+    snprintf(size_text, 24, "%llu", (unsigned long long)m->size);
+    add_string(c, version_name, m->recorded, m->version);
+    add_string(c, sha_name, m->recorded, m->sha256);
+    add_string(c, size_name, m->recorded && m->has_size, size_text);
+}
+
+static size_t pack_bad(const ksvc__state *st, char *out)
+{
+    size_t i, pos = 0;
+
+    for (i = 0; i < st->bad_count; i++) {
+        size_t len = strlen(st->bad[i]) + 1;
+        memcpy(out + pos, st->bad[i], len);
+        pos += len;
+    }
+    out[pos++] = '\0';
+    return pos;
+}
+
+void ksvc__state_changes_build(const ksvc__state *st, ksvc__state_changes *c)
+{
+    size_t bad_size;
+
+    c->count = 0;
+    add_slot(c, &st->kernel, KSVC__V_KERNEL_VERSION, KSVC__V_KERNEL_SHA,
+             KSVC__V_KERNEL_SIZE, c->kernel_size);
+    add_slot(c, &st->rollback, KSVC__V_RB_VERSION, KSVC__V_RB_SHA,
+             KSVC__V_RB_SIZE, c->rollback_size);
+    bad_size = pack_bad(st, c->bad_multi);
+    add_change(c, KSVC__V_BAD, st->bad_count > 0, KSVC_REG_MULTI_SZ,
+               c->bad_multi, bad_size);
+    /* The flag goes after the bad set: a write cut short between the two
+     * reads as a manual revert, which recovery completes. */
+    add_change(c, KSVC__V_ROLLBACK_FLAG, st->rolled_back, KSVC_REG_SZ,
+               st->rolled_back_from, strlen(st->rolled_back_from) + 1);
+    add_string(c, KSVC__V_BOOTED, 1, st->booted_sha256);
+}
+
+int ksvc__state_store(ksvc_context *ctx, const ksvc__state *st)
+{
+    ksvc__state_changes c;
+    int err;
+
+    ksvc__state_changes_build(st, &c);
+    err = ctx->p->reg_write(ctx->p, KSVC__LXSS_KEY, c.change, c.count);
+    return err ? ksvc__platform_fail(ctx, err, "writing the servicing state")
+               : KSVC_OK;
+}
+
+/* ---- the bad set ---- */
+
+int ksvc__bad_contains(const ksvc__state *st, const char *version)
+{
+    size_t i;
+
+    for (i = 0; i < st->bad_count; i++)
+        if (ksvc__kver_equal(st->bad[i], version))
+            return 1;
+    return 0;
+}
+
+int ksvc__bad_add(ksvc_context *ctx, ksvc__state *st, const char *version)
+{
+    if (ksvc__bad_contains(st, version))
+        return KSVC_OK;
+    if (st->bad_count == KSVC__BAD_MAX)
+        return ksvc__fail(ctx, KSVC_E_TOO_LONG,
+                          "the list of bad versions is full (%d entries)",
+                          KSVC__BAD_MAX);
+    strcpy(st->bad[st->bad_count++], version);
+    return KSVC_OK;
+}
+
+void ksvc__bad_remove(ksvc__state *st, const char *version)
+{
+    size_t i = 0;
+
+    while (i < st->bad_count) {
+        if (ksvc__kver_equal(st->bad[i], version)) {
+            memmove(st->bad[i], st->bad[i + 1],
+                    (st->bad_count - i - 1) * sizeof st->bad[0]);
+            st->bad_count--;
+        } else {
+            i++;
+        }
+    }
+}
+
+int ksvc__stat(ksvc_context *ctx, const char *name, ksvc_file_info *info)
+{
+    int err = ctx->p->stat(ctx->p, name, info);
+
+    return err ? ksvc__platform_fail(ctx, err, name) : KSVC_OK;
+}
