@@ -1,0 +1,128 @@
+/*
+ * The POSIX mock backend's registry: an in-memory model of a Windows `.reg`
+ * export ("Windows Registry Editor Version 5.00"), with a strict parser and
+ * a serializer that writes what regedit writes.
+ *
+ * Internal to the library (ksvc__ prefix); the tests call it directly.
+ *
+ * Text format accepted by ksvc__hive_parse():
+ *   - UTF-8, with or without a BOM; lines end in LF or CRLF;
+ *   - first line `Windows Registry Editor Version 5.00`;
+ *   - blank lines and `;` comment lines anywhere after it;
+ *   - key sections `[HKEY_LOCAL_MACHINE\...]`, each at most once;
+ *   - values inside a section, each name at most once per key:
+ *       `"Name"="text"`            REG_SZ (escapes `\\` and `\"`)
+ *       `@=...`                    the key's default value (name "")
+ *       `"Name"=dword:0000002a`    REG_DWORD (1 to 8 hex digits)
+ *       `"Name"=hex(7):61,00,...`  REG_MULTI_SZ, UTF-16LE like regedit
+ *       `"Name"=hex(1):...`        REG_SZ written as UTF-16LE
+ *       `"Name"=hex(4):...`        REG_DWORD as 4 little-endian bytes
+ *       `"Name"=hex:...`, `hex(N):...`  any other type, kept raw
+ *     a hex list may continue on the next line after a trailing `\`.
+ *   Key and value names compare case-insensitively (ASCII), as on Windows.
+ *
+ * In memory the three types the platform table knows are held in the form
+ * platform.h uses: REG_SZ as NUL-terminated UTF-8, REG_DWORD as 4 bytes in
+ * host order, REG_MULTI_SZ as NUL-terminated UTF-8 strings ended by an
+ * empty one.  Every other type holds its bytes exactly as the file gave.
+ *
+ * ksvc__hive_serialize() writes UTF-8 without a BOM and CRLF line ends
+ * (what regedit's exports use), a blank line after the header and after
+ * every key, REG_SZ as a quoted string (or hex(1) when it holds a line
+ * break), REG_DWORD as dword:, everything else as hex lists wrapped at 80
+ * columns.  parse(serialize(h)) equals h.
+ */
+#ifndef KSVC_POSIX_HIVE_H
+#define KSVC_POSIX_HIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Limits that keep a hostile hive from exhausting memory. */
+#define KSVC__HIVE_FILE_MAX (16u * 1024u * 1024u) /* bytes of hive text */
+#define KSVC__HIVE_VALUE_MAX (1024u * 1024u)      /* bytes of one value */
+#define KSVC__HIVE_NAME_MAX 16383u /* bytes of a key path or value name */
+
+/* Registry type numbers beyond those of platform.h. */
+#define KSVC__REG_NONE 0u
+#define KSVC__REG_BINARY 3u
+
+typedef struct ksvc__hive_value {
+    char *name;          /* UTF-8, "" for the default value (`@`) */
+    uint32_t type;       /* registry type number */
+    unsigned char *data; /* see the file comment for the form */
+    size_t size;         /* bytes at data */
+} ksvc__hive_value;
+
+typedef struct ksvc__hive_key {
+    char *path; /* full path as in the section, e.g. HKEY_LOCAL_MACHINE\X */
+    ksvc__hive_value *values; /* in file order */
+    size_t value_count;
+    size_t value_room;
+} ksvc__hive_key;
+
+typedef struct ksvc__hive {
+    ksvc__hive_key *keys; /* in file order */
+    size_t key_count;
+    size_t key_room;
+} ksvc__hive;
+
+/* An empty hive, or NULL when out of memory. */
+ksvc__hive *ksvc__hive_new(void);
+void ksvc__hive_free(ksvc__hive *hive);
+
+/* Parse @p len bytes of .reg text.  On failure returns KSVC_E_HIVE (damage),
+ * KSVC_E_TOO_LONG (a size beyond the limits above) or KSVC_E_NO_MEMORY, and
+ * @p err receives "line N: what was wrong". */
+int ksvc__hive_parse(const char *text, size_t len, ksvc__hive **out,
+                     char *err, size_t err_size);
+
+/* The .reg text of @p hive in a malloc'd buffer (NUL-terminated; @p len
+ * excludes the NUL).  KSVC_OK or KSVC_E_NO_MEMORY. */
+int ksvc__hive_serialize(const ksvc__hive *hive, char **out, size_t *len);
+
+/* The section whose path equals @p path, or NULL. */
+ksvc__hive_key *ksvc__hive_find_key(const ksvc__hive *hive, const char *path);
+
+/* Whether @p path is a section or an ancestor of one (Windows keeps the
+ * parents of every key). */
+int ksvc__hive_key_exists(const ksvc__hive *hive, const char *path);
+
+/* The section @p path, appended when missing.  NULL when out of memory. */
+ksvc__hive_key *ksvc__hive_add_key(ksvc__hive *hive, const char *path);
+
+/* Value @p name of key @p path, or NULL. */
+const ksvc__hive_value *ksvc__hive_get(const ksvc__hive *hive,
+                                       const char *path, const char *name);
+
+/* Set value @p name of key @p path (created when missing) to @p size bytes
+ * of @p data in the in-memory form of @p type.  A value that exists keeps its
+ * place.  KSVC_E_INVALID_ARGUMENT when the data is not well formed for its
+ * type (see ksvc__hive_check_data), KSVC_E_TOO_LONG beyond the limits. */
+int ksvc__hive_set(ksvc__hive *hive, const char *path, const char *name,
+                   uint32_t type, const void *data, size_t size);
+
+/* Delete value @p name of key @p path: KSVC_OK or KSVC_E_NOT_FOUND. */
+int ksvc__hive_delete(ksvc__hive *hive, const char *path, const char *name);
+
+/* Whether @p data is well formed for @p type in the in-memory form: REG_SZ
+ * valid UTF-8 ending in its only NUL; REG_DWORD 4 bytes; REG_MULTI_SZ valid
+ * UTF-8 strings, none empty, each NUL-terminated, then an empty one.  Returns
+ * KSVC_OK or KSVC_E_INVALID_ARGUMENT with @p why set to a static reason. */
+int ksvc__hive_check_data(uint32_t type, const void *data, size_t size,
+                          const char **why);
+
+/* Whether a key path or value name is acceptable (UTF-8, within the limits,
+ * and for a key path: non-empty components, no control characters).
+ * KSVC_OK, KSVC_E_INVALID_ARGUMENT or KSVC_E_TOO_LONG; @p why as above. */
+int ksvc__hive_check_key_path(const char *path, const char **why);
+int ksvc__hive_check_value_name(const char *name, const char **why);
+
+/* Whether two hives hold the same keys and values in the same order (names
+ * compared exactly). */
+int ksvc__hive_equal(const ksvc__hive *a, const ksvc__hive *b);
+
+/* ASCII case-insensitive equality, as the registry compares names. */
+int ksvc__hive_name_eq(const char *a, const char *b);
+
+#endif /* KSVC_POSIX_HIVE_H */
