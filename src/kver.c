@@ -51,7 +51,7 @@ static int parse_suffix(const char *s, ksvc_kver *out)
         out->suffix[0] = '\0';
         return KSVC_OK;
     }
-    if (*s != '-' && *s != '+')
+    if ((*s != '-' && *s != '+') || s[1] == '\0')
         return KSVC_E_VERSION_SYNTAX;
     for (c = s; *c; c++)
         if (!is_suffix_char(*c))
