@@ -1,0 +1,71 @@
+/*
+ * The Win32 calls of the backend, in one X-macro list (SQLite os_win style).
+ *
+ * X(name, return type, (parameter types)) for calls every supported Windows
+ * has, linked the ordinary way; XD(...) for calls looked up at run time
+ * because older Windows lacks them.  win32.c turns the list into the call
+ * table, the function pointer types and the os_* call macros, so that every
+ * call can be replaced by a test through ksvc_win32_syscall_set().
+ */
+#ifndef KSVC_WIN32_SYSCALLS_H
+#define KSVC_WIN32_SYSCALLS_H
+
+#define KSVC_WIN32_SYSCALLS(X, XD)                                            \
+    /* files */                                                               \
+    X(CreateFileW, HANDLE,                                                    \
+      (LPCWSTR, DWORD, DWORD, LPSECURITY_ATTRIBUTES, DWORD, DWORD, HANDLE))   \
+    X(ReadFile, BOOL, (HANDLE, LPVOID, DWORD, LPDWORD, LPOVERLAPPED))         \
+    X(WriteFile, BOOL, (HANDLE, LPCVOID, DWORD, LPDWORD, LPOVERLAPPED))       \
+    X(FlushFileBuffers, BOOL, (HANDLE))                                       \
+    X(GetFileSizeEx, BOOL, (HANDLE, PLARGE_INTEGER))                          \
+    X(GetFileInformationByHandle, BOOL,                                       \
+      (HANDLE, LPBY_HANDLE_FILE_INFORMATION))                                 \
+    X(GetFileType, DWORD, (HANDLE))                                           \
+    X(CloseHandle, BOOL, (HANDLE))                                            \
+    X(MoveFileExW, BOOL, (LPCWSTR, LPCWSTR, DWORD))                           \
+    X(DeleteFileW, BOOL, (LPCWSTR))                                           \
+    X(CreateHardLinkW, BOOL, (LPCWSTR, LPCWSTR, LPSECURITY_ATTRIBUTES))       \
+    X(CreateDirectoryW, BOOL, (LPCWSTR, LPSECURITY_ATTRIBUTES))               \
+    X(FindFirstFileExW, HANDLE,                                               \
+      (LPCWSTR, FINDEX_INFO_LEVELS, LPVOID, FINDEX_SEARCH_OPS, LPVOID,        \
+       DWORD))                                                                \
+    X(FindNextFileW, BOOL, (HANDLE, LPWIN32_FIND_DATAW))                      \
+    X(FindClose, BOOL, (HANDLE))                                              \
+    X(GetFullPathNameW, DWORD, (LPCWSTR, DWORD, LPWSTR, LPWSTR *))            \
+    X(GetSystemDirectoryW, UINT, (LPWSTR, UINT))                              \
+    X(GetSystemWindowsDirectoryW, UINT, (LPWSTR, UINT))                       \
+    X(LockFileEx, BOOL, (HANDLE, DWORD, DWORD, DWORD, DWORD, LPOVERLAPPED))   \
+    X(UnlockFileEx, BOOL, (HANDLE, DWORD, DWORD, DWORD, LPOVERLAPPED))        \
+    X(Sleep, void, (DWORD))                                                   \
+    X(GetTickCount64, ULONGLONG, (void))                                      \
+    /* registry */                                                            \
+    X(RegOpenKeyExW, LSTATUS, (HKEY, LPCWSTR, DWORD, REGSAM, PHKEY))          \
+    X(RegCreateKeyExW, LSTATUS,                                               \
+      (HKEY, LPCWSTR, DWORD, LPWSTR, DWORD, REGSAM, LPSECURITY_ATTRIBUTES,    \
+       PHKEY, LPDWORD))                                                       \
+    X(RegQueryValueExW, LSTATUS,                                              \
+      (HKEY, LPCWSTR, LPDWORD, LPDWORD, LPBYTE, LPDWORD))                     \
+    X(RegSetValueExW, LSTATUS,                                                \
+      (HKEY, LPCWSTR, DWORD, DWORD, const BYTE *, DWORD))                     \
+    X(RegDeleteValueW, LSTATUS, (HKEY, LPCWSTR))                              \
+    X(RegDeleteKeyExW, LSTATUS, (HKEY, LPCWSTR, REGSAM, DWORD))               \
+    X(RegCloseKey, LSTATUS, (HKEY))                                           \
+    /* machine facts */                                                       \
+    X(GetCurrentProcess, HANDLE, (void))                                      \
+    X(IsWow64Process, BOOL, (HANDLE, PBOOL))                                  \
+    XD(IsWow64Process2, BOOL, (HANDLE, USHORT *, USHORT *), L"kernel32.dll")  \
+    X(GetNativeSystemInfo, void, (LPSYSTEM_INFO))                             \
+    X(OpenProcessToken, BOOL, (HANDLE, DWORD, PHANDLE))                       \
+    X(GetTokenInformation, BOOL,                                              \
+      (HANDLE, TOKEN_INFORMATION_CLASS, LPVOID, DWORD, PDWORD))               \
+    X(AllocateAndInitializeSid, BOOL,                                         \
+      (PSID_IDENTIFIER_AUTHORITY, BYTE, DWORD, DWORD, DWORD, DWORD, DWORD,    \
+       DWORD, DWORD, DWORD, PSID *))                                          \
+    X(CheckTokenMembership, BOOL, (HANDLE, PSID, PBOOL))                      \
+    X(FreeSid, PVOID, (PSID))                                                 \
+    /* text */                                                                \
+    X(MultiByteToWideChar, int, (UINT, DWORD, LPCCH, int, LPWSTR, int))       \
+    X(WideCharToMultiByte, int,                                               \
+      (UINT, DWORD, LPCWCH, int, LPSTR, int, LPCCH, LPBOOL))
+
+#endif
