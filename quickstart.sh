@@ -18,9 +18,12 @@
 set -eu
 
 # Debian 12 packages every build needs.
-PACKAGES="meson ninja-build gcc clang pkg-config libcmocka-dev libssl-dev"
+PACKAGES="meson ninja-build gcc clang pkg-config libcmocka-dev libssl-dev python3"
 # Extra Debian packages only the test stages need.
 TEST_PACKAGES=""
+# tests/abi: C++ header checks, abidiff, the Doxygen reference and its state
+# diagram, the man page check.
+TEST_PACKAGES="$TEST_PACKAGES g++ abigail-tools doxygen graphviz groff-base man-db"
 # The stages "test" runs, in order; each is the function stage_<name>.
 TEST_STAGES="gcc clang"
 
