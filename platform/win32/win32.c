@@ -193,6 +193,7 @@ typedef struct backend {
     wchar_t *reg_prefix;   /* key standing for the hive's root, or NULL */
     HANDLE tools_handle;   /* held open (no delete sharing) once checked */
     HANDLE lock_handle;    /* the lock file while the lock is held */
+    int lock_readonly;     /* "held" by a caller who cannot create it */
     DWORD last_os_error;
     char last_what[WHAT_MAX];
 } backend;
@@ -1651,9 +1652,12 @@ static HANDLE open_lock_file(backend *b)
         }
         free(folder);
     }
-    if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_ACCESS_DENIED)
+    if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_ACCESS_DENIED) {
         h = os_CreateFileW(b->lock_path, GENERIC_READ, share, NULL,
                            OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+        if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_FILE_NOT_FOUND)
+            SetLastError(ERROR_ACCESS_DENIED); /* may not create it */
+    }
     return h;
 }
 
@@ -1663,10 +1667,23 @@ static int w32_lock(const ksvc_platform *p, unsigned timeout_ms)
     ULONGLONG start;
     HANDLE h;
 
-    if (b->lock_handle != INVALID_HANDLE_VALUE)
+    if (b->lock_handle != INVALID_HANDLE_VALUE || b->lock_readonly)
         return fail(b, KSVC_E_BUSY, 0, "lock already held by this table:",
                     "kservice.lock");
     h = open_lock_file(b);
+    if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_ACCESS_DENIED) {
+        /* A standard user who may not even create the lock file (on a
+         * machine never serviced) can change nothing: the core only lets
+         * it read, so it reads without the lock.  An administrator never
+         * goes on unlocked. */
+        int elevated = 1;
+        if (w32_elevated(p, &elevated) == KSVC_OK && !elevated) {
+            b->lock_readonly = 1;
+            return KSVC_OK;
+        }
+        return fail(b, KSVC_E_ACCESS, ERROR_ACCESS_DENIED, "CreateFileW",
+                    "kservice.lock");
+    }
     if (h == INVALID_HANDLE_VALUE)
         return fail_last(b, "CreateFileW", "kservice.lock");
     start = os_GetTickCount64();
@@ -1702,6 +1719,7 @@ static int w32_unlock(const ksvc_platform *p)
     OVERLAPPED ov;
     int rc = KSVC_OK;
 
+    b->lock_readonly = 0;
     if (b->lock_handle == INVALID_HANDLE_VALUE)
         return KSVC_OK;
     memset(&ov, 0, sizeof ov);
