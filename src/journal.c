@@ -352,6 +352,11 @@ static int commit(ksvc_context *ctx, const ksvc__journal *j)
                : KSVC_OK;
 }
 
+int ksvc__journal_carry_out(ksvc_context *ctx, const ksvc__journal *j)
+{
+    return commit(ctx, j);
+}
+
 int ksvc__journal_finish(ksvc_context *ctx, const ksvc__journal *j)
 {
     int committed = 1, err;

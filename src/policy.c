@@ -125,7 +125,7 @@ static int run_journal(ksvc_context *ctx, const ksvc__journal *j)
             ctx->p->remove(ctx->p, j->rename_from[i]);
         return err;
     }
-    err = ksvc__journal_finish(ctx, j);
+    err = ksvc__journal_carry_out(ctx, j);
     if (err) {
         /* Try once more to settle the journal either way, keeping the
          * first error for the caller; the next open retries otherwise. */

@@ -25,6 +25,11 @@ void test_machine_free(test_machine *m);
 /* The platform table of the machine (owned by the machine). */
 ksvc_platform *test_machine_platform(test_machine *m);
 
+/* A second, independent platform table on the same machine: another
+ * servicer, as another process would have (used for the lock). */
+ksvc_platform *test_machine_platform_open(test_machine *m);
+void test_machine_platform_close(ksvc_platform *p);
+
 /* Simulate a standard user (elevated = 0) or an administrator. */
 void test_machine_set_elevated(test_machine *m, int elevated);
 
