@@ -819,7 +819,10 @@ static int parse_key(parser *ps, uint32_t *current)
         free(path);
         return fail(ps, KSVC_E_HIVE, "bad key path: %s", why);
     }
-    if (strncmp(path, "HKEY_", 5) != 0) {
+    if (!(ascii_lower((unsigned char)path[0]) == 'h' &&
+          ascii_lower((unsigned char)path[1]) == 'k' &&
+          ascii_lower((unsigned char)path[2]) == 'e' &&
+          ascii_lower((unsigned char)path[3]) == 'y' && path[4] == '_')) {
         free(path);
         return fail(ps, KSVC_E_HIVE, "key path does not start with HKEY_");
     }

@@ -1,0 +1,814 @@
+/*
+ * The POSIX backend's .reg hive: parsing (BOM, CRLF, continuations,
+ * escapes, UTF-16 multi-strings), serialization and round trips, the model's
+ * edits, and every refusal of damaged input, first on the parser (error code
+ * and "line N: what" message), then through the platform table (the error,
+ * the message naming registry.reg and the line, and the file left as it was).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hive.h"
+#include "machine.h"
+
+const char *test_machine_root(test_machine *m);
+
+#define HDR "Windows Registry Editor Version 5.00\r\n"
+#define LXSS_KEY "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Lxss"
+#define LXSS_PATH "HKEY_LOCAL_MACHINE\\" LXSS_KEY
+
+static ksvc__hive *parse_ok(const char *text)
+{
+    ksvc__hive *hive = NULL;
+    char err[256];
+    int rc = ksvc__hive_parse(text, strlen(text), &hive, err, sizeof(err));
+
+    if (rc != KSVC_OK)
+        fail_msg("parse failed: %s: %s", ksvc_error_name(rc), err);
+    return hive;
+}
+
+/* parse(serialize(h)) == h, and serializing again gives the same text. */
+static void assert_round_trip(const ksvc__hive *hive)
+{
+    char *text = NULL, *again = NULL;
+    size_t len = 0, len2 = 0;
+    ksvc__hive *back;
+
+    assert_int_equal(ksvc__hive_serialize(hive, &text, &len), KSVC_OK);
+    assert_int_equal(strlen(text), len);
+    back = parse_ok(text);
+    assert_true(ksvc__hive_equal(hive, back));
+    assert_int_equal(ksvc__hive_serialize(back, &again, &len2), KSVC_OK);
+    assert_string_equal(text, again);
+    ksvc__hive_free(back);
+    free(text);
+    free(again);
+}
+
+static const ksvc__hive_value *get(const ksvc__hive *h, const char *key,
+                                   const char *name)
+{
+    const ksvc__hive_value *v = ksvc__hive_get(h, key, name);
+    if (!v)
+        fail_msg("no value %s in %s", name, key);
+    return v;
+}
+
+static void assert_sz(const ksvc__hive *h, const char *key, const char *name,
+                      const char *expected)
+{
+    const ksvc__hive_value *v = get(h, key, name);
+    assert_int_equal(v->type, KSVC_REG_SZ);
+    assert_int_equal(v->size, strlen(expected) + 1);
+    assert_memory_equal(v->data, expected, v->size);
+}
+
+static void assert_data(const ksvc__hive *h, const char *key, const char *name,
+                        uint32_t type, const void *expected, size_t size)
+{
+    const ksvc__hive_value *v = get(h, key, name);
+    assert_int_equal(v->type, type);
+    assert_int_equal(v->size, size);
+    if (size)
+        assert_memory_equal(v->data, expected, size);
+}
+
+/* ---- parsing ---- */
+
+static const char sample[] =
+    HDR
+    "\r\n"
+    "; a comment line\r\n"
+    "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Test]\r\n"
+    "@=\"default\"\r\n"
+    "\"Plain\"=\"5.15.153.1-microsoft-standard-WSL2\"\r\n"
+    "\"Esc\\\"aped\"=\"C:\\\\Windows\\\\System32 \\\"quoted\\\"\"\r\n"
+    "\"Number\"=dword:0000002a\r\n"
+    "\"Max\"=dword:FFFFFFFF\r\n"
+    "\"Multi\"=hex(7):61,00,62,00,00,00,fc,00,00,00,00,00\r\n"
+    "\"Bin\"=hex:de,ad,be,ef\r\n"
+    "\"Empty\"=hex:\r\n"
+    "\"Qword\"=hex(b):01,02,03,04,05,06,07,08\r\n"
+    "\r\n"
+    "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Test\\Child]\r\n"
+    "\r\n";
+
+static void parses_every_form(void **state)
+{
+    static const char multi[] = "ab\0\xC3\xBC\0";
+    static const unsigned char bin[] = { 0xde, 0xad, 0xbe, 0xef };
+    static const unsigned char qword[] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    uint32_t n42 = 42, max = 0xFFFFFFFFu;
+    ksvc__hive *h = parse_ok(sample);
+    const char *key = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Test";
+
+    (void)state;
+    assert_int_equal(h->key_count, 2);
+    assert_string_equal(h->keys[0].path, key);
+    assert_int_equal(h->keys[0].value_count, 9);
+    assert_sz(h, key, "", "default");
+    assert_sz(h, key, "Plain", "5.15.153.1-microsoft-standard-WSL2");
+    assert_sz(h, key, "Esc\"aped", "C:\\Windows\\System32 \"quoted\"");
+    assert_data(h, key, "Number", KSVC_REG_DWORD, &n42, 4);
+    assert_data(h, key, "Max", KSVC_REG_DWORD, &max, 4);
+    assert_data(h, key, "Multi", KSVC_REG_MULTI_SZ, multi, sizeof(multi));
+    assert_data(h, key, "Bin", 3, bin, sizeof(bin));
+    assert_data(h, key, "Empty", 3, NULL, 0);
+    assert_data(h, key, "Qword", 11, qword, sizeof(qword));
+    assert_int_equal(h->keys[1].value_count, 0);
+    /* values keep the file's order */
+    assert_string_equal(h->keys[0].values[0].name, "");
+    assert_string_equal(h->keys[0].values[8].name, "Qword");
+    assert_round_trip(h);
+    ksvc__hive_free(h);
+}
+
+static void bom_lf_and_crlf_read_alike(void **state)
+{
+    const char *lf =
+        "Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\A]\n"
+        "\"x\"=\"1\"\n\"y\"=hex(7):61,00,\\\n  00,00,00,00\n";
+    const char *crlf =
+        "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\A]\r\n"
+        "\"x\"=\"1\"\r\n\"y\"=hex(7):61,00,\\\r\n  00,00,00,00\r\n";
+    char bom[512];
+    ksvc__hive *a, *b, *c;
+
+    (void)state;
+    snprintf(bom, sizeof(bom), "\xEF\xBB\xBF%s", crlf);
+    a = parse_ok(lf);
+    b = parse_ok(crlf);
+    c = parse_ok(bom);
+    assert_true(ksvc__hive_equal(a, b));
+    assert_true(ksvc__hive_equal(a, c));
+    assert_data(a, "HKEY_LOCAL_MACHINE\\A", "y", KSVC_REG_MULTI_SZ, "a\0", 3);
+    ksvc__hive_free(a);
+    ksvc__hive_free(b);
+    ksvc__hive_free(c);
+}
+
+static void continuation_lines_join(void **state)
+{
+    /* A regedit-style wrapped value, with blanks around the pieces and a
+     * continuation whose next line holds nothing but the indent. */
+    const char *text =
+        HDR "[HKEY_LOCAL_MACHINE\\A]\r\n"
+        "\"Long\"=hex:00,01,02,03,\\\r\n"
+        "  04,05,\\\r\n"
+        "\t06 , 07 ,\\\r\n"
+        "  \\\r\n"
+        "  08\r\n"
+        "\"After\"=dword:00000001\r\n";
+    static const unsigned char want[] = { 0, 1, 2, 3, 4, 5, 6, 7, 8 };
+    uint32_t one = 1;
+    ksvc__hive *h = parse_ok(text);
+
+    (void)state;
+    assert_data(h, "HKEY_LOCAL_MACHINE\\A", "Long", 3, want, sizeof(want));
+    assert_data(h, "HKEY_LOCAL_MACHINE\\A", "After", KSVC_REG_DWORD, &one, 4);
+    ksvc__hive_free(h);
+}
+
+/* Join regedit's wrapped hex lines (",\\" CRLF and a two-space indent). */
+static void unwrap(char *text)
+{
+    char *at;
+
+    while ((at = strstr(text, ",\\\r\n  ")) != NULL)
+        memmove(at + 1, at + 6, strlen(at + 6) + 1);
+}
+
+static void non_ascii_multi_strings(void **state)
+{
+    /* "Grüße", "日本", U+1F600 (a surrogate pair in UTF-16), "x" */
+    static const char multi[] =
+        "Gr\xC3\xBC\xC3\x9F" "e\0\xE6\x97\xA5\xE6\x9C\xAC\0\xF0\x9F\x98\x80\0x\0";
+    ksvc__hive *h = ksvc__hive_new(), *back;
+    const ksvc__hive_value *v;
+    char *text;
+    size_t len;
+
+    (void)state;
+    assert_non_null(h);
+    assert_int_equal(ksvc__hive_set(h, LXSS_PATH, "KServiceBadVersions",
+                                    KSVC_REG_MULTI_SZ, multi, sizeof(multi)),
+                     KSVC_OK);
+    assert_int_equal(ksvc__hive_serialize(h, &text, &len), KSVC_OK);
+    unwrap(text);
+    /* Stored the way regedit exports it: UTF-16LE in hex(7). */
+    assert_non_null(strstr(text, "\"KServiceBadVersions\"=hex(7):47,00,72,00,"
+                                 "fc,00,df,00,65,00,00,00,e5,65,2c,67,00,00,"
+                                 "3d,d8,00,de,00,00,78,00,00,00,00,00\r\n"));
+    back = parse_ok(text);
+    v = get(back, LXSS_PATH, "KServiceBadVersions");
+    assert_int_equal(v->type, KSVC_REG_MULTI_SZ);
+    assert_int_equal(v->size, sizeof(multi));
+    assert_memory_equal(v->data, multi, sizeof(multi));
+    assert_round_trip(h);
+    free(text);
+    ksvc__hive_free(back);
+    ksvc__hive_free(h);
+}
+
+static void empty_multi_string(void **state)
+{
+    ksvc__hive *h = parse_ok(HDR "[HKEY_LOCAL_MACHINE\\A]\r\n"
+                                 "\"one\"=hex(7):00,00\r\n"
+                                 "\"two\"=hex(7):00,00,00,00\r\n");
+    (void)state;
+    assert_data(h, "HKEY_LOCAL_MACHINE\\A", "one", KSVC_REG_MULTI_SZ, "", 1);
+    assert_data(h, "HKEY_LOCAL_MACHINE\\A", "two", KSVC_REG_MULTI_SZ, "", 1);
+    assert_round_trip(h);
+    ksvc__hive_free(h);
+}
+
+static void sz_and_dword_as_hex(void **state)
+{
+    /* hex(1) is a REG_SZ in UTF-16LE, hex(4) a little-endian REG_DWORD */
+    ksvc__hive *h = parse_ok(HDR "[HKEY_LOCAL_MACHINE\\A]\r\n"
+                                 "\"s\"=hex(1):68,00,e9,00,00,00\r\n"
+                                 "\"d\"=hex(4):2a,01,00,00\r\n");
+    uint32_t d = 0x12a;
+
+    (void)state;
+    assert_sz(h, "HKEY_LOCAL_MACHINE\\A", "s", "h\xC3\xA9");
+    assert_data(h, "HKEY_LOCAL_MACHINE\\A", "d", KSVC_REG_DWORD, &d, 4);
+    ksvc__hive_free(h);
+}
+
+/* ---- serialization ---- */
+
+static void serializes_like_regedit(void **state)
+{
+    static const char expected[] =
+        "Windows Registry Editor Version 5.00\r\n"
+        "\r\n"
+        "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Lxss]\r\n"
+        "\"KernelVersion\"=\"5.15.153.1\"\r\n"
+        "\"Quote\"=\"a\\\\b\\\"c\"\r\n"
+        "\"UBR\"=dword:00000edb\r\n"
+        "@=\"def\"\r\n"
+        "\"Lines\"=hex(1):61,00,0a,00,62,00,00,00\r\n"
+        "\"M\"=hex(7):41,00,00,00,00,00\r\n"
+        "\r\n"
+        "[HKEY_LOCAL_MACHINE\\SYSTEM\\Empty]\r\n"
+        "\r\n";
+    ksvc__hive *h = ksvc__hive_new();
+    uint32_t ubr = 3803;
+    char *text;
+    size_t len;
+
+    (void)state;
+    assert_int_equal(ksvc__hive_set(h, LXSS_PATH, "KernelVersion", KSVC_REG_SZ,
+                                    "5.15.153.1", 11), KSVC_OK);
+    assert_int_equal(ksvc__hive_set(h, LXSS_PATH, "Quote", KSVC_REG_SZ,
+                                    "a\\b\"c", 6), KSVC_OK);
+    assert_int_equal(ksvc__hive_set(h, LXSS_PATH, "UBR", KSVC_REG_DWORD, &ubr,
+                                    4), KSVC_OK);
+    assert_int_equal(ksvc__hive_set(h, LXSS_PATH, "", KSVC_REG_SZ, "def", 4),
+                     KSVC_OK);
+    assert_int_equal(ksvc__hive_set(h, LXSS_PATH, "Lines", KSVC_REG_SZ,
+                                    "a\nb", 4), KSVC_OK);
+    assert_int_equal(ksvc__hive_set(h, LXSS_PATH, "M", KSVC_REG_MULTI_SZ,
+                                    "A\0", 3), KSVC_OK);
+    assert_non_null(ksvc__hive_add_key(h, "HKEY_LOCAL_MACHINE\\SYSTEM\\Empty"));
+    assert_int_equal(ksvc__hive_serialize(h, &text, &len), KSVC_OK);
+    assert_string_equal(text, expected);
+    assert_round_trip(h);
+    free(text);
+    ksvc__hive_free(h);
+}
+
+static void long_values_wrap_at_80_columns(void **state)
+{
+    unsigned char big[1000];
+    ksvc__hive *h = ksvc__hive_new();
+    char *text, *line;
+    size_t len, i, lines = 0;
+
+    (void)state;
+    for (i = 0; i < sizeof(big); i++)
+        big[i] = (unsigned char)(i * 7);
+    assert_int_equal(ksvc__hive_set(h, "HKEY_LOCAL_MACHINE\\A", "Blob", 3, big,
+                                    sizeof(big)), KSVC_OK);
+    assert_int_equal(ksvc__hive_serialize(h, &text, &len), KSVC_OK);
+    for (line = text; *line; lines++) {
+        char *end = strstr(line, "\r\n");
+        assert_non_null(end);
+        assert_true(end - line <= 80);
+        line = end + 2;
+    }
+    assert_true(lines > 3000 / 80);
+    assert_round_trip(h);
+    free(text);
+    ksvc__hive_free(h);
+}
+
+/* ---- the model ---- */
+
+static void names_compare_without_case(void **state)
+{
+    ksvc__hive *h = parse_ok(HDR "[HKEY_LOCAL_MACHINE\\Software\\Lxss]\r\n"
+                                 "\"KernelVersion\"=\"1\"\r\n");
+    const ksvc__hive_value *v;
+
+    (void)state;
+    v = ksvc__hive_get(h, "hkey_local_machine\\SOFTWARE\\LXSS", "kernelversion");
+    assert_non_null(v);
+    assert_int_equal(ksvc__hive_set(h, "HKEY_LOCAL_MACHINE\\SOFTWARE\\lxss",
+                                    "KERNELVERSION", KSVC_REG_SZ, "2", 2),
+                     KSVC_OK);
+    /* overwritten in place: one key, one value, the first spelling kept */
+    assert_int_equal(h->key_count, 1);
+    assert_int_equal(h->keys[0].value_count, 1);
+    assert_string_equal(h->keys[0].values[0].name, "KernelVersion");
+    assert_string_equal(h->keys[0].path, "HKEY_LOCAL_MACHINE\\Software\\Lxss");
+    assert_sz(h, "HKEY_LOCAL_MACHINE\\Software\\Lxss", "KernelVersion", "2");
+    assert_true(ksvc__hive_key_exists(h, "HKEY_LOCAL_MACHINE\\software"));
+    assert_true(ksvc__hive_key_exists(h, "HKEY_LOCAL_MACHINE"));
+    assert_false(ksvc__hive_key_exists(h, "HKEY_LOCAL_MACHINE\\Soft"));
+    assert_false(ksvc__hive_key_exists(h, "HKEY_LOCAL_MACHINE\\Software\\Lxss\\X"));
+    ksvc__hive_free(h);
+}
+
+static void set_and_delete_keep_order(void **state)
+{
+    ksvc__hive *h = ksvc__hive_new();
+    const char *k = "HKEY_LOCAL_MACHINE\\A";
+
+    (void)state;
+    assert_int_equal(ksvc__hive_set(h, k, "a", KSVC_REG_SZ, "1", 2), KSVC_OK);
+    assert_int_equal(ksvc__hive_set(h, k, "b", KSVC_REG_SZ, "2", 2), KSVC_OK);
+    assert_int_equal(ksvc__hive_set(h, k, "c", KSVC_REG_SZ, "3", 2), KSVC_OK);
+    assert_int_equal(ksvc__hive_delete(h, k, "B"), KSVC_OK);
+    assert_int_equal(ksvc__hive_delete(h, k, "b"), KSVC_E_NOT_FOUND);
+    assert_int_equal(ksvc__hive_delete(h, "HKEY_LOCAL_MACHINE\\Z", "a"),
+                     KSVC_E_NOT_FOUND);
+    assert_int_equal(h->keys[0].value_count, 2);
+    assert_string_equal(h->keys[0].values[0].name, "a");
+    assert_string_equal(h->keys[0].values[1].name, "c");
+    assert_int_equal(ksvc__hive_set(h, k, "a", KSVC_REG_DWORD, "\1\0\0\0", 4),
+                     KSVC_OK);
+    assert_string_equal(h->keys[0].values[0].name, "a");
+    assert_int_equal(h->keys[0].values[0].type, KSVC_REG_DWORD);
+    assert_round_trip(h);
+    ksvc__hive_free(h);
+}
+
+static void set_refuses_malformed_data(void **state)
+{
+    ksvc__hive *h = ksvc__hive_new();
+    const char *k = "HKEY_LOCAL_MACHINE\\A";
+    char *big = calloc(KSVC__HIVE_VALUE_MAX + 2, 1);
+    char *name = malloc(KSVC__HIVE_NAME_MAX + 2);
+
+    (void)state;
+    assert_non_null(big);
+    assert_non_null(name);
+    /* REG_SZ: must end in its only NUL, valid UTF-8 */
+    assert_int_equal(ksvc__hive_set(h, k, "v", KSVC_REG_SZ, "ab", 2),
+                     KSVC_E_INVALID_ARGUMENT);
+    assert_int_equal(ksvc__hive_set(h, k, "v", KSVC_REG_SZ, "a\0b", 4),
+                     KSVC_E_INVALID_ARGUMENT);
+    assert_int_equal(ksvc__hive_set(h, k, "v", KSVC_REG_SZ, "\xC3(\0", 3),
+                     KSVC_E_INVALID_ARGUMENT);
+    /* REG_DWORD: 4 bytes */
+    assert_int_equal(ksvc__hive_set(h, k, "v", KSVC_REG_DWORD, "abc", 3),
+                     KSVC_E_INVALID_ARGUMENT);
+    /* REG_MULTI_SZ: terminators, no empty string inside */
+    assert_int_equal(ksvc__hive_set(h, k, "v", KSVC_REG_MULTI_SZ, "a", 1),
+                     KSVC_E_INVALID_ARGUMENT);
+    assert_int_equal(ksvc__hive_set(h, k, "v", KSVC_REG_MULTI_SZ, "a\0", 2),
+                     KSVC_E_INVALID_ARGUMENT);
+    assert_int_equal(ksvc__hive_set(h, k, "v", KSVC_REG_MULTI_SZ, "a\0\0b\0", 6),
+                     KSVC_E_INVALID_ARGUMENT);
+    /* names */
+    assert_int_equal(ksvc__hive_set(h, "HKEY_LOCAL_MACHINE\\\\A", "v",
+                                    KSVC_REG_SZ, "", 1), KSVC_E_INVALID_ARGUMENT);
+    assert_int_equal(ksvc__hive_set(h, k, "a\nb", KSVC_REG_SZ, "", 1),
+                     KSVC_E_INVALID_ARGUMENT);
+    memset(name, 'n', KSVC__HIVE_NAME_MAX + 1);
+    name[KSVC__HIVE_NAME_MAX + 1] = '\0';
+    assert_int_equal(ksvc__hive_set(h, k, name, KSVC_REG_SZ, "", 1),
+                     KSVC_E_TOO_LONG);
+    /* sizes: the limit counts the UTF-16 the registry would store */
+    memset(big, 'x', KSVC__HIVE_VALUE_MAX / 2);
+    assert_int_equal(ksvc__hive_set(h, k, "v", KSVC_REG_SZ, big,
+                                    KSVC__HIVE_VALUE_MAX / 2 + 1),
+                     KSVC_E_TOO_LONG);
+    assert_int_equal(ksvc__hive_set(h, k, "v", 3, big, KSVC__HIVE_VALUE_MAX + 1),
+                     KSVC_E_TOO_LONG);
+    assert_int_equal(h->key_count, 0);
+    /* just within the limit: accepted and round-trips */
+    big[KSVC__HIVE_VALUE_MAX / 2 - 1] = '\0';
+    assert_int_equal(ksvc__hive_set(h, k, "v", KSVC_REG_SZ, big,
+                                    KSVC__HIVE_VALUE_MAX / 2), KSVC_OK);
+    assert_round_trip(h);
+    free(big);
+    free(name);
+    ksvc__hive_free(h);
+}
+
+static void many_values_parse_quickly(void **state)
+{
+    /* 200000 values: duplicate detection must not be quadratic. */
+    size_t count = 200000, i, room = count * 32 + 256, used;
+    char *text = malloc(room);
+    ksvc__hive *h;
+    char err[256];
+
+    (void)state;
+    assert_non_null(text);
+    used = (size_t)snprintf(text, room, HDR "[HKEY_LOCAL_MACHINE\\A]\r\n");
+    for (i = 0; i < count; i++)
+        used += (size_t)snprintf(text + used, room - used,
+                                 "\"v%lu\"=dword:%08lx\r\n", (unsigned long)i,
+                                 (unsigned long)i);
+    h = parse_ok(text);
+    assert_int_equal(h->keys[0].value_count, count);
+    ksvc__hive_free(h);
+    /* the same with the last name repeated in other case */
+    used += (size_t)snprintf(text + used, room - used, "\"V7\"=dword:0\r\n");
+    assert_int_equal(ksvc__hive_parse(text, used, &h, err, sizeof(err)),
+                     KSVC_E_HIVE);
+    assert_non_null(strstr(err, "duplicate value"));
+    free(text);
+}
+
+/* ---- refusals ---- */
+
+typedef struct refusal {
+    const char *text;
+    int code;
+    unsigned line;
+    const char *says; /* expected inside the message */
+} refusal;
+
+#define K "[HKEY_LOCAL_MACHINE\\A]\r\n"
+static const refusal refusals[] = {
+    { "", KSVC_E_HIVE, 1, "missing header" },
+    { "REGEDIT4\r\n\r\n" K, KSVC_E_HIVE, 1, "missing header" },
+    { "Windows Registry Editor Version 5.00 extra\r\n", KSVC_E_HIVE, 1,
+      "missing header" },
+    { "\r\n" HDR, KSVC_E_HIVE, 1, "missing header" },
+    { HDR "\r\n[HKEY_LOCAL_MACHINE\\A\r\n", KSVC_E_HIVE, 3, "truncated line" },
+    { HDR K "\"a\"\r\n", KSVC_E_HIVE, 3, "truncated line" },
+    { HDR K "\"a\"=\r\n", KSVC_E_HIVE, 3, "truncated line" },
+    { HDR K "\"a\"=hex:01,02,\r\n", KSVC_E_HIVE, 3, "truncated line" },
+    { HDR K "\"a\"=hex:01,02,\\\r\n", KSVC_E_HIVE, 3, "truncated line" },
+    { HDR K "\"a\"=hex:01,\\\r\n  02,\\", KSVC_E_HIVE, 4, "truncated line" },
+    { HDR K "\"a\"=\"abc\r\n", KSVC_E_HIVE, 3, "unterminated string" },
+    { HDR K "\"a=\"abc\"\r\n", KSVC_E_HIVE, 3, "" },
+    { HDR K "\"abc\r\n", KSVC_E_HIVE, 3, "unterminated string" },
+    { HDR K "\"a\"=\"ab\\\r\n", KSVC_E_HIVE, 3, "unterminated string" },
+    { HDR K "\"a\"=\"a\\nb\"\r\n", KSVC_E_HIVE, 3, "bad escape" },
+    { HDR K "\"a\\x\"=\"b\"\r\n", KSVC_E_HIVE, 3, "bad escape" },
+    { HDR K "\"a\"=\"b\" junk\r\n", KSVC_E_HIVE, 3, "after the closing quote" },
+    { HDR K "\"a\"=dword:\r\n", KSVC_E_HIVE, 3, "bad dword" },
+    { HDR K "\"a\"=dword:12345678a\r\n", KSVC_E_HIVE, 3, "bad dword" },
+    { HDR K "\"a\"=dword:xyz\r\n", KSVC_E_HIVE, 3, "bad dword" },
+    { HDR K "\"a\"=dword:12 34\r\n", KSVC_E_HIVE, 3, "bad dword" },
+    { HDR K "\"a\"=dword:-1\r\n", KSVC_E_HIVE, 3, "bad dword" },
+    { HDR K "\n\"a\"=hex:1,02\r\n", KSVC_E_HIVE, 4, "odd hex" },
+    { HDR K "\"a\"=hex:012\r\n", KSVC_E_HIVE, 3, "odd hex" },
+    { HDR K "\"a\"=hex:0g\r\n", KSVC_E_HIVE, 3, "" },
+    { HDR K "\"a\"=hex:01 02\r\n", KSVC_E_HIVE, 3, "expected ','" },
+    { HDR K "\"a\"=hex(7:61,00\r\n", KSVC_E_HIVE, 3, "bad value type" },
+    { HDR K "\"a\"=hex(123456789):00\r\n", KSVC_E_HIVE, 3, "bad value type" },
+    { HDR K "\"a\"=qword:1\r\n", KSVC_E_HIVE, 3, "unknown value data" },
+    { HDR K "\"a\"=-\r\n", KSVC_E_HIVE, 3, "deletion" },
+    { HDR "[-HKEY_LOCAL_MACHINE\\A]\r\n", KSVC_E_HIVE, 2, "deletion" },
+    { HDR "\"a\"=\"b\"\r\n" K, KSVC_E_HIVE, 2, "value outside any key" },
+    { HDR "\r\n@=\"b\"\r\n", KSVC_E_HIVE, 3, "value outside any key" },
+    { HDR K "\r\n[HKEY_LOCAL_MACHINE\\B]\r\n[hkey_local_machine\\a]\r\n",
+      KSVC_E_HIVE, 5, "duplicate key section" },
+    { HDR K "\"Name\"=\"1\"\r\n\"x\"=\"2\"\r\n\"NAME\"=dword:1\r\n", KSVC_E_HIVE,
+      5, "duplicate value" },
+    { HDR K "@=\"1\"\r\n\"\"=\"2\"\r\n", KSVC_E_HIVE, 4, "duplicate value" },
+    { HDR K "\"a\"=\"\xC3\x28\"\r\n", KSVC_E_HIVE, 3, "invalid UTF-8" },
+    { HDR K "\"a\"=\"\xC0\xAF\"\r\n", KSVC_E_HIVE, 3, "invalid UTF-8" },
+    { HDR K "\"a\"=\"\xED\xA0\x80\"\r\n", KSVC_E_HIVE, 3, "invalid UTF-8" },
+    { HDR K "\"a\"=\"\xF4\x90\x80\x80\"\r\n", KSVC_E_HIVE, 3, "invalid UTF-8" },
+    { HDR K "; \xFF comment\r\n", KSVC_E_HIVE, 3, "invalid UTF-8" },
+    { HDR K "\"a\"=\"b\x01\"\r\n", KSVC_E_HIVE, 3, "control character" },
+    { HDR K "\"a\"=\"b\rc\"\r\n", KSVC_E_HIVE, 3, "control character" },
+    { HDR K "\"a\"=hex(7):61,00,62,00\r\n", KSVC_E_HIVE, 3,
+      "REG_MULTI_SZ without terminators" },
+    { HDR K "\"a\"=hex(7):61,00,00,00\r\n", KSVC_E_HIVE, 3,
+      "REG_MULTI_SZ without terminators" },
+    { HDR K "\"a\"=hex(7):\r\n", KSVC_E_HIVE, 3,
+      "REG_MULTI_SZ without terminators" },
+    { HDR K "\"a\"=hex(7):61,00,00\r\n", KSVC_E_HIVE, 3, "odd size" },
+    { HDR K "\"a\"=hex(7):61,00,00,00,00,00,62,00,00,00,00,00\r\n",
+      KSVC_E_HIVE, 3, "empty string inside REG_MULTI_SZ" },
+    { HDR K "\"a\"=hex(7):00,d8,00,00,00,00\r\n", KSVC_E_HIVE, 3,
+      "invalid UTF-16" },
+    { HDR K "\"a\"=hex(1):61,00\r\n", KSVC_E_HIVE, 3, "REG_SZ" },
+    { HDR K "\"a\"=hex(4):01,02\r\n", KSVC_E_HIVE, 3, "REG_DWORD" },
+    { HDR "[HKEY_LOCAL_MACHINE\\\\A]\r\n", KSVC_E_HIVE, 2, "bad key path" },
+    { HDR "[]\r\n", KSVC_E_HIVE, 2, "" },
+    { HDR "[SOFTWARE\\A]\r\n", KSVC_E_HIVE, 2, "HKEY_" },
+    { HDR K "garbage\r\n", KSVC_E_HIVE, 3, "unexpected text" },
+};
+#undef K
+
+static void check_refusal(const refusal *r, size_t index)
+{
+    ksvc__hive *h = (ksvc__hive *)1;
+    char err[512], prefix[32];
+    int rc = ksvc__hive_parse(r->text, strlen(r->text), &h, err, sizeof(err));
+
+    if (rc != r->code)
+        fail_msg("refusal %lu: got %s (%s), want %s", (unsigned long)index,
+                 ksvc_error_name(rc), err, ksvc_error_name(r->code));
+    assert_null(h);
+    snprintf(prefix, sizeof(prefix), "line %u: ", r->line);
+    if (strncmp(err, prefix, strlen(prefix)) != 0 || !strstr(err, r->says))
+        fail_msg("refusal %lu: message \"%s\", want \"%s...%s\"",
+                 (unsigned long)index, err, prefix, r->says);
+}
+
+static void parser_refuses_damage(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+        check_refusal(&refusals[i], i);
+}
+
+static void parser_refuses_a_nul_byte(void **state)
+{
+    static const char text[] = HDR "[HKEY_LOCAL_MACHINE\\A]\r\n\"a\"=\"b\0c\"\r\n";
+    ksvc__hive *h = NULL;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(ksvc__hive_parse(text, sizeof(text) - 1, &h, err,
+                                      sizeof(err)), KSVC_E_HIVE);
+    assert_non_null(strstr(err, "line 3: control character 0x00"));
+}
+
+static void parser_refuses_binary_garbage(void **state)
+{
+    unsigned char garbage[4096];
+    uint32_t x = 12345;
+    ksvc__hive *h = NULL;
+    char err[256];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(garbage); i++) {
+        x = x * 1103515245u + 12345u;
+        garbage[i] = (unsigned char)(x >> 16);
+    }
+    assert_int_equal(ksvc__hive_parse((const char *)garbage, sizeof(garbage),
+                                      &h, err, sizeof(err)), KSVC_E_HIVE);
+    assert_null(h);
+    assert_non_null(strstr(err, "line "));
+    /* a valid header followed by garbage: still refused */
+    memcpy(garbage, HDR, strlen(HDR));
+    assert_int_equal(ksvc__hive_parse((const char *)garbage, sizeof(garbage),
+                                      &h, err, sizeof(err)), KSVC_E_HIVE);
+    assert_non_null(strstr(err, "line 2: "));
+}
+
+static void parser_refuses_absurd_sizes(void **state)
+{
+    size_t big = KSVC__HIVE_FILE_MAX + 1, used, i;
+    char *text = malloc(big + 1);
+    ksvc__hive *h = NULL;
+    char err[256];
+
+    (void)state;
+    assert_non_null(text);
+    /* the whole file */
+    memset(text, '\n', big);
+    memcpy(text, HDR, strlen(HDR));
+    assert_int_equal(ksvc__hive_parse(text, big, &h, err, sizeof(err)),
+                     KSVC_E_TOO_LONG);
+    assert_null(h);
+    /* a string value of more than 1 MiB */
+    used = (size_t)sprintf(text, HDR "[HKEY_LOCAL_MACHINE\\A]\r\n\"a\"=\"");
+    memset(text + used, 'x', KSVC__HIVE_VALUE_MAX + 10);
+    used += KSVC__HIVE_VALUE_MAX + 10;
+    used += (size_t)sprintf(text + used, "\"\r\n");
+    assert_int_equal(ksvc__hive_parse(text, used, &h, err, sizeof(err)),
+                     KSVC_E_TOO_LONG);
+    assert_non_null(strstr(err, "line 3: "));
+    /* a string within 1 MiB of UTF-8 whose UTF-16 form is beyond it */
+    used = (size_t)sprintf(text, HDR "[HKEY_LOCAL_MACHINE\\A]\r\n\"a\"=\"");
+    memset(text + used, 'x', KSVC__HIVE_VALUE_MAX - 10);
+    used += KSVC__HIVE_VALUE_MAX - 10;
+    used += (size_t)sprintf(text + used, "\"\r\n");
+    assert_int_equal(ksvc__hive_parse(text, used, &h, err, sizeof(err)),
+                     KSVC_E_TOO_LONG);
+    /* a hex value of more than 1 MiB, over continuation lines */
+    used = (size_t)sprintf(text, HDR "[HKEY_LOCAL_MACHINE\\A]\r\n\"a\"=hex:00");
+    for (i = 0; i < KSVC__HIVE_VALUE_MAX + 1; i++)
+        used += (size_t)sprintf(text + used, i % 20 == 19 ? ",\\\r\n  00" : ",00");
+    used += (size_t)sprintf(text + used, "\r\n");
+    assert_true(used <= KSVC__HIVE_FILE_MAX);
+    assert_int_equal(ksvc__hive_parse(text, used, &h, err, sizeof(err)),
+                     KSVC_E_TOO_LONG);
+    assert_non_null(strstr(err, "value longer than"));
+    /* a value name of more than 16383 bytes */
+    used = (size_t)sprintf(text, HDR "[HKEY_LOCAL_MACHINE\\A]\r\n\"");
+    memset(text + used, 'n', KSVC__HIVE_NAME_MAX + 1);
+    used += KSVC__HIVE_NAME_MAX + 1;
+    used += (size_t)sprintf(text + used, "\"=\"\"\r\n");
+    assert_int_equal(ksvc__hive_parse(text, used, &h, err, sizeof(err)),
+                     KSVC_E_TOO_LONG);
+    assert_non_null(strstr(err, "line 3: "));
+    /* a key path of more than 16383 bytes */
+    used = (size_t)sprintf(text, HDR "[HKEY_LOCAL_MACHINE\\");
+    memset(text + used, 'k', KSVC__HIVE_NAME_MAX);
+    used += KSVC__HIVE_NAME_MAX;
+    used += (size_t)sprintf(text + used, "]\r\n");
+    assert_int_equal(ksvc__hive_parse(text, used, &h, err, sizeof(err)),
+                     KSVC_E_TOO_LONG);
+    free(text);
+}
+
+/* ---- refusals through the platform table ---- */
+
+static char *hive_file(test_machine *m)
+{
+    const char *root = test_machine_root(m);
+    char *path = malloc(strlen(root) + 32);
+
+    assert_non_null(path);
+    sprintf(path, "%s/registry.reg", root);
+    return path;
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *data;
+    long size;
+
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    size = ftell(f);
+    assert_true(size >= 0);
+    rewind(f);
+    data = malloc((size_t)size + 1);
+    assert_non_null(data);
+    assert_int_equal(fread(data, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    *len = (size_t)size;
+    return data;
+}
+
+static void platform_refuses_damaged_hive(void **state)
+{
+    test_machine *m = test_machine_new(NULL);
+    ksvc_platform *p = test_machine_platform(m);
+    char *path = hive_file(m);
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+        const refusal *r = &refusals[i];
+        ksvc_reg_change change = { "KernelVersion", 0, KSVC_REG_SZ, "1.2", 4 };
+        char what[1024], want[64], buf[64], *after;
+        size_t size = sizeof(buf), len;
+        uint32_t type;
+        long os_error = -1;
+        int exists = 7;
+
+        write_file(path, r->text, strlen(r->text));
+        assert_int_equal(p->reg_write(p, LXSS_KEY, &change, 1), r->code);
+        p->last_error(p, &os_error, what, sizeof(what));
+        snprintf(want, sizeof(want), "registry.reg line %u: ", r->line);
+        if (!strstr(what, want) || !strstr(what, r->says))
+            fail_msg("refusal %lu: last_error \"%s\", want \"%s...%s\"",
+                     (unsigned long)i, what, want, r->says);
+        /* the hive on disk is exactly as it was */
+        after = read_file(path, &len);
+        assert_int_equal(len, strlen(r->text));
+        assert_memory_equal(after, r->text, len);
+        free(after);
+        assert_int_equal(p->reg_read(p, LXSS_KEY, "KernelVersion", &type, buf,
+                                     &size), r->code);
+        assert_int_equal(p->reg_key_exists(p, LXSS_KEY, &exists), r->code);
+        assert_int_equal(exists, 0);
+    }
+    free(path);
+    test_machine_free(m);
+}
+
+static void platform_refuses_oversized_hive(void **state)
+{
+    test_machine *m = test_machine_new(NULL);
+    ksvc_platform *p = test_machine_platform(m);
+    char *path = hive_file(m), *after;
+    size_t big = KSVC__HIVE_FILE_MAX + 1, len;
+    char *text = malloc(big);
+    char what[1024], buf[8];
+    size_t size = sizeof(buf);
+    ksvc_reg_change change = { "KernelVersion", 0, KSVC_REG_SZ, "1", 2 };
+
+    (void)state;
+    assert_non_null(text);
+    memset(text, '\n', big);
+    memcpy(text, HDR, strlen(HDR));
+    write_file(path, text, big);
+    assert_int_equal(p->reg_read(p, LXSS_KEY, "KernelVersion", NULL, buf, &size),
+                     KSVC_E_TOO_LONG);
+    assert_int_equal(p->reg_write(p, LXSS_KEY, &change, 1), KSVC_E_TOO_LONG);
+    p->last_error(p, NULL, what, sizeof(what));
+    assert_non_null(strstr(what, "registry.reg"));
+    after = read_file(path, &len);
+    assert_int_equal(len, big);
+    assert_memory_equal(after, text, big);
+    free(after);
+    free(text);
+    free(path);
+    test_machine_free(m);
+}
+
+static void platform_reads_hand_written_hive(void **state)
+{
+    /* what a person might write: BOM, LF, comments, blanks, odd case */
+    static const char text[] =
+        "\xEF\xBB\xBFWindows Registry Editor Version 5.00\n"
+        "; written by hand\n"
+        "\n"
+        "[hkey_local_machine\\software\\microsoft\\windows\\currentversion\\lxss]\n"
+        "  \"KernelVersion\" = \"5.15.153.1\"\n"
+        "\"KServiceBadVersions\"=hex(7):35,00,2e,00,31,00,00,00,\\\n"
+        "    00,00\n";
+    test_machine *m = test_machine_new(NULL);
+    ksvc_platform *p = test_machine_platform(m);
+    char *path = hive_file(m);
+    char buf[64];
+    size_t size = sizeof(buf);
+    uint32_t type = 0;
+    int exists = 0;
+
+    (void)state;
+    write_file(path, text, sizeof(text) - 1);
+    assert_int_equal(p->reg_read(p, LXSS_KEY, "KernelVersion", &type, buf,
+                                 &size), KSVC_OK);
+    assert_int_equal(type, KSVC_REG_SZ);
+    assert_string_equal(buf, "5.15.153.1");
+    size = sizeof(buf);
+    assert_int_equal(p->reg_read(p, LXSS_KEY, "KServiceBadVersions", &type, buf,
+                                 &size), KSVC_OK);
+    assert_int_equal(type, KSVC_REG_MULTI_SZ);
+    assert_int_equal(size, 5);
+    assert_memory_equal(buf, "5.1\0", 5);
+    assert_int_equal(p->reg_key_exists(p, "SOFTWARE\\Microsoft", &exists),
+                     KSVC_OK);
+    assert_true(exists);
+    free(path);
+    test_machine_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parses_every_form),
+        cmocka_unit_test(bom_lf_and_crlf_read_alike),
+        cmocka_unit_test(continuation_lines_join),
+        cmocka_unit_test(non_ascii_multi_strings),
+        cmocka_unit_test(empty_multi_string),
+        cmocka_unit_test(sz_and_dword_as_hex),
+        cmocka_unit_test(serializes_like_regedit),
+        cmocka_unit_test(long_values_wrap_at_80_columns),
+        cmocka_unit_test(names_compare_without_case),
+        cmocka_unit_test(set_and_delete_keep_order),
+        cmocka_unit_test(set_refuses_malformed_data),
+        cmocka_unit_test(many_values_parse_quickly),
+        cmocka_unit_test(parser_refuses_damage),
+        cmocka_unit_test(parser_refuses_a_nul_byte),
+        cmocka_unit_test(parser_refuses_binary_garbage),
+        cmocka_unit_test(parser_refuses_absurd_sizes),
+        cmocka_unit_test(platform_refuses_damaged_hive),
+        cmocka_unit_test(platform_refuses_oversized_hive),
+        cmocka_unit_test(platform_reads_hand_written_hive),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
