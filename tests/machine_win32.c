@@ -1,0 +1,626 @@
+/*
+ * tests/machine.h over the Win32 backend: the machine is the Windows this
+ * test runs on (under Wine, the run's own WINEPREFIX), serviced through
+ * ksvc_win32_open() with its defaults, so the real registry and the real
+ * C:\windows\system32\lxss\tools.  Each test_machine_new() resets both: the
+ * tools folder emptied, the Lxss key emptied, the machine facts written
+ * where Windows keeps them.  Facts that only the operating system can answer
+ * (a standard user's token, an arm64 processor) are simulated through the
+ * backend's Win32 call table.
+ *
+ * One machine at a time, and one test program at a time per prefix: the
+ * machine is the whole (simulated) computer.
+ */
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wchar.h>
+
+#include <cmocka.h>
+
+#include <kservice/win32.h>
+
+#include "machine.h"
+#include "machine_win32.h"
+
+#define LXSS_KEY L"SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Lxss"
+#define NT_VERSION_KEY L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
+#define LXSS_MANAGER_KEY L"SYSTEM\\CurrentControlSet\\Services\\LxssManager"
+#define REBOOT_PENDING_KEY                                                   \
+    L"SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Component Based "        \
+    L"Servicing\\RebootPending"
+#define ENVIRONMENT_KEY                                                      \
+    L"SYSTEM\\CurrentControlSet\\Control\\Session Manager\\Environment"
+
+struct test_machine {
+    ksvc_platform *platform;
+    wchar_t tools[MAX_PATH + 32];     /* \\?\C:\windows\system32\lxss\tools */
+    wchar_t scratch[MAX_PATH + 64];   /* \\?\ path of the scratch folder */
+    char scratch_utf8[MAX_PATH * 3];  /* the same as the tests write it */
+    char **payloads;                  /* paths handed out, freed with us */
+    size_t payload_count;
+};
+
+/* ---- simulated answers through the call table ---- */
+
+static int simulated_elevated = 1;
+static USHORT simulated_native = IMAGE_FILE_MACHINE_AMD64;
+
+static BOOL WINAPI token_information_as_simulated(HANDLE token,
+                                                  TOKEN_INFORMATION_CLASS cls,
+                                                  LPVOID info, DWORD size,
+                                                  PDWORD got)
+{
+    if (cls == TokenElevation && info != NULL &&
+        size >= sizeof(TOKEN_ELEVATION)) {
+        ((TOKEN_ELEVATION *)info)->TokenIsElevated = (DWORD)simulated_elevated;
+        if (got != NULL)
+            *got = sizeof(TOKEN_ELEVATION);
+        return TRUE;
+    }
+    return GetTokenInformation(token, cls, info, size, got);
+}
+
+static BOOL WINAPI wow64_as_simulated(HANDLE process, USHORT *process_machine,
+                                      USHORT *native_machine)
+{
+    (void)process;
+    if (process_machine != NULL)
+        *process_machine = IMAGE_FILE_MACHINE_UNKNOWN;
+    if (native_machine != NULL)
+        *native_machine = simulated_native;
+    return TRUE;
+}
+
+void test_machine_set_elevated(test_machine *m, int elevated)
+{
+    (void)m;
+    simulated_elevated = elevated != 0;
+    /* An administrator is what the prefix's own token says; only a
+     * standard user needs simulating. */
+    assert_int_equal(
+        ksvc_win32_syscall_set("GetTokenInformation",
+                               elevated ? NULL
+                                        : (ksvc_win32_syscall_ptr)
+                                              token_information_as_simulated),
+        KSVC_OK);
+}
+
+/* ---- small helpers over the real Win32 API ---- */
+
+static void die_win32(const char *what, DWORD err)
+{
+    print_error("machine_win32: %s failed: Win32 error %lu\n", what,
+                (unsigned long)err);
+    fail();
+}
+
+void test_wide_from_utf8(const char *text, wchar_t *out, size_t room)
+{
+    int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, text, -1, out,
+                                (int)room);
+    if (n <= 0)
+        die_win32("MultiByteToWideChar", GetLastError());
+}
+
+void test_utf8_from_wide(const wchar_t *text, char *out, size_t room)
+{
+    int n = WideCharToMultiByte(CP_UTF8, 0, text, -1, out, (int)room, NULL,
+                                NULL);
+    if (n <= 0)
+        die_win32("WideCharToMultiByte", GetLastError());
+}
+
+/* Remove @path and everything below it; a link is removed, never followed. */
+void test_remove_tree(const wchar_t *path)
+{
+    DWORD attrs = GetFileAttributesW(path);
+    WIN32_FIND_DATAW fd;
+    wchar_t *pattern, *child;
+    size_t len = wcslen(path);
+    HANDLE find;
+
+    if (attrs == INVALID_FILE_ATTRIBUTES)
+        return;
+    if (attrs & FILE_ATTRIBUTE_READONLY)
+        SetFileAttributesW(path, attrs & ~(DWORD)FILE_ATTRIBUTE_READONLY);
+    if (!(attrs & FILE_ATTRIBUTE_DIRECTORY)) {
+        if (!DeleteFileW(path))
+            die_win32("DeleteFileW", GetLastError());
+        return;
+    }
+    if (!(attrs & FILE_ATTRIBUTE_REPARSE_POINT)) {
+        pattern = malloc((len + 3) * sizeof *pattern);
+        assert_non_null(pattern);
+        swprintf(pattern, len + 3, L"%ls\\*", path);
+        find = FindFirstFileW(pattern, &fd);
+        free(pattern);
+        if (find != INVALID_HANDLE_VALUE) {
+            do {
+                if (wcscmp(fd.cFileName, L".") == 0 ||
+                    wcscmp(fd.cFileName, L"..") == 0)
+                    continue;
+                child = malloc((len + wcslen(fd.cFileName) + 2) * sizeof *child);
+                assert_non_null(child);
+                swprintf(child, len + wcslen(fd.cFileName) + 2, L"%ls\\%ls",
+                         path, fd.cFileName);
+                test_remove_tree(child);
+                free(child);
+            } while (FindNextFileW(find, &fd));
+            FindClose(find);
+        }
+    }
+    if (!RemoveDirectoryW(path))
+        die_win32("RemoveDirectoryW", GetLastError());
+}
+
+static void make_folders(wchar_t *path)
+{
+    wchar_t *sep;
+
+    if (CreateDirectoryW(path, NULL) || GetLastError() == ERROR_ALREADY_EXISTS)
+        return;
+    sep = wcsrchr(path, L'\\');
+    assert_non_null(sep);
+    *sep = 0;
+    make_folders(path);
+    *sep = L'\\';
+    if (!CreateDirectoryW(path, NULL) && GetLastError() != ERROR_ALREADY_EXISTS)
+        die_win32("CreateDirectoryW", GetLastError());
+}
+
+static HKEY create_key(const wchar_t *key)
+{
+    HKEY h;
+    LSTATUS st = RegCreateKeyExW(HKEY_LOCAL_MACHINE, key, 0, NULL, 0,
+                                 KEY_ALL_ACCESS | KEY_WOW64_64KEY, NULL, &h,
+                                 NULL);
+    if (st != ERROR_SUCCESS)
+        die_win32("RegCreateKeyExW", (DWORD)st);
+    return h;
+}
+
+static void delete_key_tree(const wchar_t *key)
+{
+    HKEY h;
+    LSTATUS st = RegOpenKeyExW(HKEY_LOCAL_MACHINE, key, 0,
+                               KEY_ALL_ACCESS | KEY_WOW64_64KEY, &h);
+    if (st == ERROR_FILE_NOT_FOUND)
+        return;
+    if (st != ERROR_SUCCESS)
+        die_win32("RegOpenKeyExW", (DWORD)st);
+    st = RegDeleteTreeW(h, NULL);
+    RegCloseKey(h);
+    if (st != ERROR_SUCCESS)
+        die_win32("RegDeleteTreeW", (DWORD)st);
+    st = RegDeleteKeyExW(HKEY_LOCAL_MACHINE, key, KEY_WOW64_64KEY, 0);
+    if (st != ERROR_SUCCESS && st != ERROR_FILE_NOT_FOUND)
+        die_win32("RegDeleteKeyExW", (DWORD)st);
+}
+
+static void set_string(HKEY h, const wchar_t *name, const wchar_t *value)
+{
+    LSTATUS st = RegSetValueExW(h, name, 0, REG_SZ, (const BYTE *)value,
+                                (DWORD)((wcslen(value) + 1) * sizeof *value));
+    if (st != ERROR_SUCCESS)
+        die_win32("RegSetValueExW", (DWORD)st);
+}
+
+static void set_dword(HKEY h, const wchar_t *name, DWORD value)
+{
+    LSTATUS st = RegSetValueExW(h, name, 0, REG_DWORD, (const BYTE *)&value,
+                                sizeof value);
+    if (st != ERROR_SUCCESS)
+        die_win32("RegSetValueExW", (DWORD)st);
+}
+
+/* Write the facts where Windows keeps them, as `reg add` would. */
+static void write_facts(const ksvc_mock_machine *facts)
+{
+    wchar_t text[32];
+    HKEY h;
+
+    h = create_key(NT_VERSION_KEY);
+    swprintf(text, 32, L"%lu", (unsigned long)facts->os_build);
+    set_string(h, L"CurrentBuildNumber", text);
+    set_string(h, L"CurrentBuild", text);
+    set_dword(h, L"UBR", facts->os_ubr);
+    RegCloseKey(h);
+
+    if (facts->wsl_enabled) {
+        h = create_key(LXSS_MANAGER_KEY);
+        set_dword(h, L"Start", 3);
+        RegCloseKey(h);
+    } else {
+        delete_key_tree(LXSS_MANAGER_KEY);
+    }
+    if (facts->reboot_pending)
+        RegCloseKey(create_key(REBOOT_PENDING_KEY));
+    else
+        delete_key_tree(REBOOT_PENDING_KEY);
+
+    h = create_key(ENVIRONMENT_KEY);
+    set_string(h, L"PROCESSOR_ARCHITECTURE",
+               facts->arch == KSVC_ARCH_ARM64 ? L"ARM64"
+               : facts->arch == KSVC_ARCH_X64 ? L"AMD64"
+                                              : L"x86");
+    RegCloseKey(h);
+
+    /* The processor is the OS's answer: x64 is what Wine says; anything
+     * else is simulated through the call table. */
+    simulated_native = facts->arch == KSVC_ARCH_ARM64 ? IMAGE_FILE_MACHINE_ARM64
+                       : facts->arch == KSVC_ARCH_X64 ? IMAGE_FILE_MACHINE_AMD64
+                                                      : IMAGE_FILE_MACHINE_I386;
+    assert_int_equal(
+        ksvc_win32_syscall_set("IsWow64Process2",
+                               facts->arch == KSVC_ARCH_X64
+                                   ? NULL
+                                   : (ksvc_win32_syscall_ptr)wow64_as_simulated),
+        KSVC_OK);
+}
+
+void test_machine_tools_path(test_machine *m, wchar_t *out, size_t room)
+{
+    swprintf(out, room, L"%ls", m->tools);
+}
+
+/* ---- the machine ---- */
+
+static unsigned machine_serial;
+
+test_machine *test_machine_new(const ksvc_mock_machine *facts)
+{
+    ksvc_mock_machine defaults = KSVC_MOCK_MACHINE_INIT;
+    test_machine *m = calloc(1, sizeof *m);
+    wchar_t system_dir[MAX_PATH + 1], temp[MAX_PATH + 1];
+    UINT n;
+    HKEY h;
+
+    assert_non_null(m);
+    if (facts == NULL)
+        facts = &defaults;
+    ksvc_win32_syscall_set(NULL, NULL);
+    simulated_elevated = 1;
+
+    n = GetSystemDirectoryW(system_dir, MAX_PATH + 1);
+    assert_true(n > 0 && n <= MAX_PATH);
+    swprintf(m->tools, sizeof m->tools / sizeof m->tools[0],
+             L"\\\\?\\%ls\\lxss\\tools", system_dir);
+    test_remove_tree(m->tools);
+    make_folders(m->tools);
+
+    delete_key_tree(LXSS_KEY);
+    h = create_key(LXSS_KEY); /* WSL's own key, with no servicing values */
+    RegCloseKey(h);
+    write_facts(facts);
+
+    n = GetTempPathW(MAX_PATH + 1, temp);
+    assert_true(n > 0 && n <= MAX_PATH);
+    swprintf(m->scratch, sizeof m->scratch / sizeof m->scratch[0],
+             L"\\\\?\\%lsksvc-machine-%lu-%u", temp,
+             (unsigned long)GetCurrentProcessId(), machine_serial++);
+    test_remove_tree(m->scratch);
+    make_folders(m->scratch);
+    test_utf8_from_wide(m->scratch + 4, m->scratch_utf8, sizeof m->scratch_utf8);
+
+    assert_int_equal(ksvc_win32_open(&m->platform, NULL), KSVC_OK);
+    return m;
+}
+
+void test_machine_free(test_machine *m)
+{
+    size_t i;
+
+    if (m == NULL)
+        return;
+    ksvc_win32_free(m->platform);
+    ksvc_win32_syscall_set(NULL, NULL);
+    simulated_elevated = 1;
+    test_remove_tree(m->scratch);
+    for (i = 0; i < m->payload_count; i++)
+        free(m->payloads[i]);
+    free(m->payloads);
+    free(m);
+}
+
+ksvc_platform *test_machine_platform(test_machine *m)
+{
+    return m->platform;
+}
+
+const char *test_machine_scratch(test_machine *m)
+{
+    return m->scratch_utf8;
+}
+
+const char *test_machine_payload(test_machine *m, const char *label,
+                                 unsigned seed, size_t size)
+{
+    char path[sizeof m->scratch_utf8 + 64];
+    wchar_t wpath[MAX_PATH * 2];
+    unsigned char *bytes = malloc(size > 0 ? size : 1);
+    uint32_t x = seed * 2654435761u + 1u;
+    char **grown, *copy;
+    DWORD wrote = 0;
+    HANDLE h;
+    size_t i;
+
+    assert_non_null(bytes);
+    for (i = 0; i < size; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        bytes[i] = (unsigned char)(x >> 24);
+    }
+    snprintf(path, sizeof path, "%s\\payload-%s", m->scratch_utf8, label);
+    test_wide_from_utf8(path, wpath + 4, sizeof wpath / sizeof wpath[0] - 4);
+    memcpy(wpath, L"\\\\?\\", 4 * sizeof(wchar_t));
+    h = CreateFileW(wpath, GENERIC_WRITE, 0, NULL, CREATE_ALWAYS,
+                    FILE_ATTRIBUTE_NORMAL, NULL);
+    if (h == INVALID_HANDLE_VALUE)
+        die_win32("CreateFileW payload", GetLastError());
+    if (size > 0 && (!WriteFile(h, bytes, (DWORD)size, &wrote, NULL) ||
+                     wrote != size))
+        die_win32("WriteFile payload", GetLastError());
+    CloseHandle(h);
+    free(bytes);
+
+    copy = malloc(strlen(path) + 1);
+    grown = realloc(m->payloads, (m->payload_count + 1) * sizeof *grown);
+    assert_non_null(copy);
+    assert_non_null(grown);
+    strcpy(copy, path);
+    m->payloads = grown;
+    m->payloads[m->payload_count++] = copy;
+    return copy;
+}
+
+int test_machine_delete_value_by_hand(test_machine *m, const char *name)
+{
+    wchar_t wname[256];
+    LSTATUS st;
+
+    (void)m;
+    test_wide_from_utf8(name, wname, 256);
+    st = RegDeleteKeyValueW(HKEY_LOCAL_MACHINE, LXSS_KEY, wname);
+    if (st == ERROR_FILE_NOT_FOUND)
+        return -1;
+    if (st != ERROR_SUCCESS)
+        die_win32("RegDeleteKeyValueW", (DWORD)st);
+    return 0;
+}
+
+static void slot_path(test_machine *m, const char *name, wchar_t *out,
+                      size_t room)
+{
+    wchar_t wname[256];
+    test_wide_from_utf8(name, wname, 256);
+    swprintf(out, room, L"%ls\\%ls", m->tools, wname);
+}
+
+void test_machine_remove_file_by_hand(test_machine *m, const char *name)
+{
+    wchar_t path[MAX_PATH * 2];
+    slot_path(m, name, path, sizeof path / sizeof path[0]);
+    if (!DeleteFileW(path))
+        die_win32("DeleteFileW", GetLastError());
+}
+
+void test_machine_corrupt_file_by_hand(test_machine *m, const char *name)
+{
+    wchar_t path[MAX_PATH * 2];
+    unsigned char byte = 0;
+    DWORD n = 0;
+    HANDLE h;
+
+    slot_path(m, name, path, sizeof path / sizeof path[0]);
+    h = CreateFileW(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+                    FILE_ATTRIBUTE_NORMAL, NULL);
+    if (h == INVALID_HANDLE_VALUE)
+        die_win32("CreateFileW corrupt", GetLastError());
+    /* Flip the first byte: same size, different content. */
+    if (!ReadFile(h, &byte, 1, &n, NULL) || n != 1)
+        die_win32("ReadFile corrupt", GetLastError());
+    byte ^= 0xffu;
+    SetFilePointer(h, 0, NULL, FILE_BEGIN);
+    if (!WriteFile(h, &byte, 1, &n, NULL) || n != 1)
+        die_win32("WriteFile corrupt", GetLastError());
+    CloseHandle(h);
+}
+
+/* ---- snapshot ---- */
+
+typedef struct text {
+    char *data;
+    size_t len, room;
+} text;
+
+static void text_add(text *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(t->data != NULL ? t->data + t->len : NULL,
+                      t->data != NULL ? t->room - t->len : 0, fmt, ap);
+        va_end(ap);
+        assert_true(n >= 0);
+        if (t->data != NULL && t->len + (size_t)n < t->room) {
+            t->len += (size_t)n;
+            return;
+        }
+        t->room = (t->room + (size_t)n + 1) * 2;
+        t->data = realloc(t->data, t->room);
+        assert_non_null(t->data);
+    }
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return wcscmp(*(const wchar_t *const *)a, *(const wchar_t *const *)b);
+}
+
+/* Kind, size, link count and a 64-bit FNV-1a digest of the content. */
+static void snapshot_file(text *t, const wchar_t *path, const wchar_t *name)
+{
+    char uname[1024];
+    unsigned char buf[65536];
+    BY_HANDLE_FILE_INFORMATION fi;
+    uint64_t digest = 1469598103934665603u;
+    DWORD n;
+    HANDLE h;
+
+    test_utf8_from_wide(name, uname, sizeof uname);
+    h = CreateFileW(path, GENERIC_READ,
+                    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                    NULL, OPEN_EXISTING,
+                    FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS,
+                    NULL);
+    if (h == INVALID_HANDLE_VALUE)
+        die_win32("CreateFileW snapshot", GetLastError());
+    if (!GetFileInformationByHandle(h, &fi))
+        die_win32("GetFileInformationByHandle", GetLastError());
+    if (fi.dwFileAttributes &
+        (FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_REPARSE_POINT)) {
+        text_add(t, "file %s other attrs=%lx\n", uname,
+                 (unsigned long)fi.dwFileAttributes);
+        CloseHandle(h);
+        return;
+    }
+    while (ReadFile(h, buf, sizeof buf, &n, NULL) && n > 0) {
+        DWORD i;
+        for (i = 0; i < n; i++) {
+            digest ^= buf[i];
+            digest *= 1099511628211u;
+        }
+    }
+    CloseHandle(h);
+    text_add(t, "file %s size=%lu links=%lu fnv=%016llx\n", uname,
+             (unsigned long)fi.nFileSizeLow, (unsigned long)fi.nNumberOfLinks,
+             (unsigned long long)digest);
+}
+
+static void snapshot_tools(test_machine *m, text *t)
+{
+    wchar_t pattern[MAX_PATH + 40], path[MAX_PATH * 2];
+    wchar_t **names = NULL;
+    size_t count = 0, i;
+    WIN32_FIND_DATAW fd;
+    HANDLE find;
+
+    swprintf(pattern, sizeof pattern / sizeof pattern[0], L"%ls\\*", m->tools);
+    find = FindFirstFileW(pattern, &fd);
+    if (find == INVALID_HANDLE_VALUE) {
+        text_add(t, "tools folder: missing (%lu)\n",
+                 (unsigned long)GetLastError());
+        return;
+    }
+    do {
+        if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
+            continue;
+        names = realloc(names, (count + 1) * sizeof *names);
+        assert_non_null(names);
+        names[count] = _wcsdup(fd.cFileName);
+        assert_non_null(names[count]);
+        count++;
+    } while (FindNextFileW(find, &fd));
+    FindClose(find);
+    qsort(names, count, sizeof *names, compare_names);
+    for (i = 0; i < count; i++) {
+        swprintf(path, sizeof path / sizeof path[0], L"%ls\\%ls", m->tools,
+                 names[i]);
+        snapshot_file(t, path, names[i]);
+        free(names[i]);
+    }
+    free(names);
+}
+
+typedef struct value_line {
+    char *line;
+} value_line;
+
+static int compare_lines(const void *a, const void *b)
+{
+    return strcmp(((const value_line *)a)->line, ((const value_line *)b)->line);
+}
+
+static void snapshot_registry(text *t)
+{
+    value_line *lines = NULL;
+    size_t count = 0, i;
+    DWORD index;
+    HKEY h;
+    LSTATUS st = RegOpenKeyExW(HKEY_LOCAL_MACHINE, LXSS_KEY, 0,
+                               KEY_READ | KEY_WOW64_64KEY, &h);
+
+    if (st == ERROR_FILE_NOT_FOUND) {
+        text_add(t, "Lxss key: missing\n");
+        return;
+    }
+    if (st != ERROR_SUCCESS)
+        die_win32("RegOpenKeyExW snapshot", (DWORD)st);
+    for (index = 0;; index++) {
+        wchar_t name[16384];
+        BYTE data[65536];
+        DWORD name_len = 16384, size = sizeof data, type = 0, k;
+        char uname[16384 * 3];
+        text line = { NULL, 0, 0 };
+        st = RegEnumValueW(h, index, name, &name_len, NULL, &type, data, &size);
+        if (st == ERROR_NO_MORE_ITEMS)
+            break;
+        if (st != ERROR_SUCCESS)
+            die_win32("RegEnumValueW", (DWORD)st);
+        test_utf8_from_wide(name, uname, sizeof uname);
+        text_add(&line, "value %s type=%lu data=", uname, (unsigned long)type);
+        for (k = 0; k < size; k++)
+            text_add(&line, "%02x", data[k]);
+        text_add(&line, "\n");
+        lines = realloc(lines, (count + 1) * sizeof *lines);
+        assert_non_null(lines);
+        lines[count++].line = line.data;
+    }
+    for (index = 0;; index++) {
+        wchar_t name[256];
+        DWORD name_len = 256;
+        char uname[256 * 3];
+        text line = { NULL, 0, 0 };
+        st = RegEnumKeyExW(h, index, name, &name_len, NULL, NULL, NULL, NULL);
+        if (st == ERROR_NO_MORE_ITEMS)
+            break;
+        if (st != ERROR_SUCCESS)
+            die_win32("RegEnumKeyExW", (DWORD)st);
+        test_utf8_from_wide(name, uname, sizeof uname);
+        text_add(&line, "subkey %s\n", uname);
+        lines = realloc(lines, (count + 1) * sizeof *lines);
+        assert_non_null(lines);
+        lines[count++].line = line.data;
+    }
+    RegCloseKey(h);
+    qsort(lines, count, sizeof *lines, compare_lines);
+    for (i = 0; i < count; i++) {
+        text_add(t, "%s", lines[i].line);
+        free(lines[i].line);
+    }
+    free(lines);
+}
+
+char *test_machine_snapshot(test_machine *m)
+{
+    text t = { NULL, 0, 0 };
+
+    text_add(&t, "== tools\n");
+    snapshot_tools(m, &t);
+    text_add(&t, "== Lxss\n");
+    snapshot_registry(&t);
+    return t.data;
+}
