@@ -3,8 +3,9 @@
  * test runs on (under Wine, the run's own WINEPREFIX), serviced through
  * ksvc_win32_open() with its defaults, so the real registry and the real
  * C:\windows\system32\lxss\tools.  Each test_machine_new() resets both: the
- * tools folder emptied, the Lxss key emptied, the machine facts written
- * where Windows keeps them.  Facts that only the operating system can answer
+ * tools folder emptied, the Lxss key emptied, the suites' own keys
+ * (HKLM\SOFTWARE\KService*) deleted, the machine facts written where
+ * Windows keeps them.  Facts that only the operating system can answer
  * (a standard user's token, an arm64 processor) are simulated through the
  * backend's Win32 call table.
  *
@@ -120,6 +121,9 @@ void test_utf8_from_wide(const wchar_t *text, char *out, size_t room)
         die_win32("WideCharToMultiByte", GetLastError());
 }
 
+static void make_folders(wchar_t *path);
+static void delete_key_tree(const wchar_t *key);
+
 /* Remove @path and everything below it; a link is removed, never followed. */
 void test_remove_tree(const wchar_t *path)
 {
@@ -161,6 +165,60 @@ void test_remove_tree(const wchar_t *path)
     }
     if (!RemoveDirectoryW(path))
         die_win32("RemoveDirectoryW", GetLastError());
+}
+
+/* Empty the folder @path, keeping the folder itself (a table of another
+ * machine may hold it open); anything but a real folder there is removed
+ * and a folder made in its place. */
+static void empty_folder(wchar_t *path)
+{
+    DWORD attrs = GetFileAttributesW(path);
+    WIN32_FIND_DATAW fd;
+    wchar_t pattern[MAX_PATH * 2], child[MAX_PATH * 2];
+    HANDLE find;
+
+    if (attrs != INVALID_FILE_ATTRIBUTES &&
+        (!(attrs & FILE_ATTRIBUTE_DIRECTORY) ||
+         (attrs & FILE_ATTRIBUTE_REPARSE_POINT)))
+        test_remove_tree(path);
+    make_folders(path);
+    swprintf(pattern, MAX_PATH * 2, L"%ls\\*", path);
+    find = FindFirstFileW(pattern, &fd);
+    if (find == INVALID_HANDLE_VALUE)
+        return;
+    do {
+        if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
+            continue;
+        swprintf(child, MAX_PATH * 2, L"%ls\\%ls", path, fd.cFileName);
+        test_remove_tree(child);
+    } while (FindNextFileW(find, &fd));
+    FindClose(find);
+}
+
+/* Keys the suites make for their own use: HKLM\SOFTWARE\KService*. */
+static void delete_test_keys(void)
+{
+    wchar_t name[256], key[300];
+    DWORD index = 0, len;
+    HKEY software;
+    LSTATUS st = RegOpenKeyExW(HKEY_LOCAL_MACHINE, L"SOFTWARE", 0,
+                               KEY_READ | KEY_WOW64_64KEY, &software);
+
+    if (st != ERROR_SUCCESS)
+        die_win32("RegOpenKeyExW SOFTWARE", (DWORD)st);
+    for (;;) {
+        len = 256;
+        st = RegEnumKeyExW(software, index, name, &len, NULL, NULL, NULL, NULL);
+        if (st != ERROR_SUCCESS)
+            break;
+        if (_wcsnicmp(name, L"KService", 8) == 0) {
+            swprintf(key, 300, L"SOFTWARE\\%ls", name);
+            delete_key_tree(key);
+            continue; /* the next key now has this index */
+        }
+        index++;
+    }
+    RegCloseKey(software);
 }
 
 static void make_folders(wchar_t *path)
@@ -295,9 +353,9 @@ test_machine *test_machine_new(const ksvc_mock_machine *facts)
     assert_true(n > 0 && n <= MAX_PATH);
     swprintf(m->tools, sizeof m->tools / sizeof m->tools[0],
              L"\\\\?\\%ls\\lxss\\tools", system_dir);
-    test_remove_tree(m->tools);
-    make_folders(m->tools);
+    empty_folder(m->tools);
 
+    delete_test_keys();
     delete_key_tree(LXSS_KEY);
     h = create_key(LXSS_KEY); /* WSL's own key, with no servicing values */
     RegCloseKey(h);
@@ -335,6 +393,23 @@ void test_machine_free(test_machine *m)
 ksvc_platform *test_machine_platform(test_machine *m)
 {
     return m->platform;
+}
+
+ksvc_platform *test_machine_platform_open(test_machine *m)
+{
+    ksvc_platform *p = NULL;
+    int rc;
+
+    (void)m;
+    rc = ksvc_win32_open(&p, NULL);
+    if (rc != KSVC_OK)
+        fail_msg("ksvc_win32_open: %s", ksvc_error_name(rc));
+    return p;
+}
+
+void test_machine_platform_close(ksvc_platform *p)
+{
+    ksvc_win32_free(p);
 }
 
 const char *test_machine_scratch(test_machine *m)

@@ -715,7 +715,9 @@ static int w32_file_open(const ksvc_platform *p, const char *name,
     HANDLE h;
     int rc, creating = (flags & KSVC_OPEN_CREATE_NEW) != 0;
 
-    if (out == NULL || (flags != KSVC_OPEN_READ && flags != KSVC_OPEN_CREATE_NEW))
+    /* A new file is always open for reading too. */
+    if (out == NULL || flags == 0 ||
+        (flags & ~(KSVC_OPEN_READ | KSVC_OPEN_CREATE_NEW)) != 0)
         return fail(b, KSVC_E_INVALID_ARGUMENT, 0, "file_open flags", name);
     *out = NULL;
     rc = tools_child(b, name, &path);
