@@ -8,9 +8,9 @@
  * on a table that contexts already hold.  Every other method is the
  * backend's own (they find their state through the table's data field).
  *
- * Beyond machine.h, test_machine_platform_open() gives a second,
- * independent table over the same ROOT (a second servicer), used by the
- * lock tests.
+ * test_machine_platform_open() gives a second, independent table over the
+ * same ROOT (a second servicer).  The POSIX-only suites also get ROOT itself
+ * from test_machine_root().
  */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE
@@ -33,8 +33,6 @@
 
 #include "machine.h"
 
-ksvc_platform *test_machine_platform_open(test_machine *m);
-void test_machine_platform_close(ksvc_platform *p);
 const char *test_machine_root(test_machine *m);
 
 #define LXSS_SECTION                                                         \
@@ -537,7 +535,8 @@ char *test_machine_snapshot(test_machine *m)
     rc = p->list(p, collect_name, &list);
     if (rc != KSVC_OK)
         fail_msg("list: %s", ksvc_error_name(rc));
-    qsort(list.names, list.count, sizeof(*list.names), compare_names);
+    if (list.count > 0)
+        qsort(list.names, list.count, sizeof(*list.names), compare_names);
     text_add(&out, "tools %lu names\n", (unsigned long)list.count);
     for (i = 0; i < list.count; i++) {
         snapshot_file(p, list.names[i], &out);

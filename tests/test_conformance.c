@@ -2,10 +2,8 @@
  * Backend conformance: what every platform table must do, written only
  * against tests/machine.h and include/kservice/platform.h so the same source
  * runs on the POSIX mock backend and on the Win32 backend.
- *
- * Besides machine.h this suite needs a second, independent table over the
- * same machine (a second servicer, for the lock): each tests/machine_*.c
- * provides test_machine_platform_open() and test_machine_platform_close().
+ * The lock test takes a second, independent table over the same machine
+ * from test_machine_platform_open().
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,8 +19,6 @@
 
 #include "machine.h"
 
-ksvc_platform *test_machine_platform_open(test_machine *m);
-void test_machine_platform_close(ksvc_platform *p);
 
 #define LXSS_KEY "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Lxss"
 #define TEST_KEY "SOFTWARE\\KServiceConformance\\Sub"

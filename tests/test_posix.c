@@ -26,8 +26,6 @@
 
 #include "machine.h"
 
-ksvc_platform *test_machine_platform_open(test_machine *m);
-void test_machine_platform_close(ksvc_platform *p);
 const char *test_machine_root(test_machine *m);
 
 #define LXSS_KEY "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Lxss"

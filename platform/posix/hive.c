@@ -1187,7 +1187,9 @@ static int parse_lines(parser *ps)
         else if (*ps->pos == '"' || *ps->pos == '@')
             rc = parse_value(ps, current);
         else
-            rc = fail(ps, KSVC_E_HIVE, "unexpected text '%.20s'", ps->pos);
+            rc = fail(ps, KSVC_E_HIVE, "unexpected text '%.*s'",
+                      ps->eol - ps->pos < 20 ? (int)(ps->eol - ps->pos) : 20,
+                      ps->pos);
         if (rc != KSVC_OK)
             return rc;
     }
