@@ -119,7 +119,7 @@ static unsigned char *payload_bytes(fixture *f, const char *path, size_t *size)
 
 static void assert_slot_is(fixture *f, const char *slot, const char *payload)
 {
-    size_t slot_size, payload_size;
+    size_t slot_size = 0, payload_size = 0; /* mingw gcc cannot see that the asserts below stop on NULL */
     unsigned char *s = slot_bytes(f, slot, &slot_size);
     unsigned char *p = payload_bytes(f, payload, &payload_size);
 
