@@ -26,6 +26,11 @@ TEST_PACKAGES=""
 TEST_PACKAGES="$TEST_PACKAGES g++ abigail-tools doxygen graphviz groff-base man-db"
 # The stages "test" runs, in order; each is the function stage_<name>.
 TEST_STAGES="gcc clang"
+# The Windows build under Wine (stage_wine): the mingw-w64 cross compiler,
+# 64-bit Wine, and cmake + dpkg-source to build cmocka for Windows from
+# Debian's cmocka source package.
+TEST_PACKAGES="$TEST_PACKAGES mingw-w64 wine wine64 cmake dpkg-dev xz-utils"
+TEST_STAGES="$TEST_STAGES wine"
 
 cd "$(dirname "$0")"
 TOP=$(pwd)
@@ -107,6 +112,14 @@ stage_gcc() {
 
 stage_clang() {
     build_and_test clang build-qs-clang
+}
+
+# The Windows build under Wine: cross-build with mingw-w64, then every suite
+# and the worked example with kservice.exe in a fresh Wine prefix made to
+# look like Windows 10 with WSL (tests/wine/run.sh).  A missing tool fails
+# the stage; install_packages has put them there.
+stage_wine() {
+    sh tests/wine/run.sh build-qs-wine
 }
 
 # Run one stage loudly; stop everything when it fails.
