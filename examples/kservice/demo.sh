@@ -22,7 +22,7 @@ A=4.19.104
 B=4.19.121
 C=4.19.128
 
-# A stand-in kernel image of 64 KiB whose bytes name its version.
+# A stand-in kernel image of 72 KiB whose bytes name its version.
 make_kernel() {
     awk -v v="$1" 'BEGIN { for (i = 0; i < 2048; i++)
         printf "kernel %-16s block %05d\n", v, i }' >"$WORK/$1"

@@ -861,6 +861,34 @@ static int slot_damaged(const ksvc_slot_status *slot)
     return slot->recorded && (!slot->present || !slot->intact);
 }
 
+/* The verdict of verify: nothing to boot first (WSL's own message), then
+ * any recorded kernel file that is missing or differs from its record. */
+static int verify_status(const ksvc_status *st)
+{
+    const ksvc_slot_status *slots[2];
+    const char *names[2] = { "kernel", "kernel.rollback" };
+    int status = CLI_EXIT_OK;
+    int k;
+
+    slots[0] = &st->kernel;
+    slots[1] = &st->rollback;
+    if (st->effective == KSVC_SLOT_NONE) {
+        print_error(KSVC_MSG_KERNEL_MISSING, NULL);
+        return CLI_EXIT_KERNEL_MISSING;
+    }
+    for (k = 0; k < 2; k++) {
+        if (!slot_damaged(slots[k]))
+            continue;
+        if (status == CLI_EXIT_OK)
+            print_error(ksvc_strerror(KSVC_E_DAMAGED), NULL);
+        fprintf(stderr, "kservice: %s: %s\n", names[k],
+                slots[k]->present ? "its content differs from the record"
+                                  : "the file is missing");
+        status = CLI_EXIT_DAMAGED;
+    }
+    return status;
+}
+
 /* status and verify: the same report; verify hashes both kernels and its
  * exit status says whether the machine can boot an intact kernel. */
 static int run_status(struct cli *cli, int argc, char **argv, int verify)
@@ -885,13 +913,8 @@ static int run_status(struct cli *cli, int argc, char **argv, int verify)
         print_status_json(&st, verify);
     else
         print_status_text(&st, verify);
-    if (verify && (slot_damaged(&st.kernel) || slot_damaged(&st.rollback))) {
-        print_error(ksvc_strerror(KSVC_E_DAMAGED), NULL);
-        status = CLI_EXIT_DAMAGED;
-    } else if (verify && st.effective == KSVC_SLOT_NONE) {
-        print_error(KSVC_MSG_KERNEL_MISSING, NULL);
-        status = CLI_EXIT_KERNEL_MISSING;
-    }
+    if (verify)
+        status = verify_status(&st);
     machine_close(&m);
     return status;
 }

@@ -10,6 +10,7 @@ set -eu
 
 KSERVICE=${1:?usage: scenario.sh KSERVICE PYTHON3}
 PYTHON=${2:?usage: scenario.sh KSERVICE PYTHON3}
+REGHAND=$(cd "$(dirname "$0")" && pwd)/reghand.py
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kservice-cli.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT INT TERM
@@ -125,6 +126,22 @@ reg_absent() {
     [ -z "$got" ] || fail "registry $1 is '$got', expected no such value"
 }
 
+# The versions KServiceBadVersions holds in registry.reg, space-separated,
+# read by hand (not through the library); bad_by_hand V... rewrites it.
+reg_bad() {
+    "$PYTHON" "$REGHAND" "$HIVE" get KServiceBadVersions | tr '\n' ' '
+}
+
+reg_bad_is() {
+    got=$(reg_bad)
+    [ "$got" = "$1" ] || fail "registry KServiceBadVersions is '$got', expected '$1'"
+}
+
+bad_by_hand() {
+    "$PYTHON" "$REGHAND" "$HIVE" set KServiceBadVersions "$@" ||
+        fail "cannot edit registry.reg"
+}
+
 # slot_is NAME PAYLOAD: the file in the tools folder equals PAYLOAD's bytes.
 slot_is() {
     [ -f "$TOOLS/$1" ] || fail "$1 is missing"
@@ -163,7 +180,7 @@ refused() {
     [ -s "$ERR" ] || fail "kservice $*: refused without a message"
 }
 
-# A 64 KiB stand-in kernel image whose bytes name its version.
+# A 72 KiB stand-in kernel image whose bytes name its version.
 make_kernel() {
     awk -v v="$1" 'BEGIN { for (i = 0; i < 2048; i++)
         printf "kernel %-16s block %05d\n", v, i }' >"$WORK/$1"
@@ -263,6 +280,10 @@ json 'd["rollback"]["version"]' "\"$A\""
 json 'd["rollback"]["intact"]' true
 json 'd["effective"]' '"kernel"'
 json 'd["restart_required"]' true
+expect 0 boot-path --record
+stdout_is "$TOOLS/kernel"
+expect 0 status --json
+json 'd["restart_required"]' false
 expect 0 status
 stdout_line "Kernel version: $B"
 stdout_lacks "$MSG_ROLLBACK_STATE"
@@ -301,6 +322,7 @@ slot_is kernel "$B"
 slot_is kernel.rollback "$A"
 reg_is RollbackKernel "\"$B\""
 reg_is KernelVersion "\"$B\""
+reg_bad_is "$B "
 expect 0 status --json
 json 'd["rolled_back"]' true
 json 'd["rolled_back_from"]' "\"$B\""
@@ -332,6 +354,7 @@ slot_is kernel.rollback "$A"
     fail "the tools folder holds more than the two kernels: $(ls -A "$TOOLS")"
 reg_is KernelVersion "\"$C\""
 reg_absent RollbackKernel
+reg_bad_is "$B "
 expect 0 status --json
 json 'd["kernel"]["version"]' "\"$C\""
 json 'd["rollback"]["version"]' "\"$A\""
@@ -358,7 +381,25 @@ reg_is RollbackKernel "\"$C\""
 expect 0 status --json
 json 'd["effective"]' '"kernel.rollback"'
 json 'sorted(d["bad_versions"])' "[\"$B\", \"$C\"]"
+reg_bad_is "$B $C "
+
+step "rolled back to A and kernel.rollback lost: never repaired from bad C"
+rm "$TOOLS/kernel.rollback"
+expect 5 boot-path
+stderr_line "kservice: $MSG_MISSING"
+refused 5 repair
+stderr_line "kservice: $MSG_MISSING"
+slot_is kernel "$C"
+slot_absent kernel.rollback
+cp "$WORK/$A" "$TOOLS/kernel.rollback"
+expect 0 verify
+expect 0 boot-path
+stdout_is "$TOOLS/kernel.rollback"
+
+step "revert-rollback: boots C again, C no longer bad"
 expect 0 revert-rollback
+stdout_line "$MSG_RESTART"
+reg_bad_is "$B "
 slot_is kernel "$C"
 slot_is kernel.rollback "$A"
 reg_absent RollbackKernel
@@ -366,6 +407,21 @@ expect 0 status --json
 json 'd["rolled_back"]' false
 json 'd["effective"]' '"kernel"'
 json 'd["bad_versions"]' "[\"$B\"]"
+
+step "a version marked bad by hand is never rolled back to nor booted"
+bad_by_hand "$B" "$A"
+refused 3 rollback
+stderr_line 'kservice: this kernel version was rolled back from and is marked bad'
+expect 0 boot-path
+stdout_is "$TOOLS/kernel"
+bad_by_hand "$B"
+expect 0 rollback
+bad_by_hand "$B" "$C" "$A"
+refused 3 boot-path
+stderr_line 'kservice: this kernel version was rolled back from and is marked bad'
+bad_by_hand "$B" "$C"
+expect 0 revert-rollback
+reg_bad_is "$B "
 
 step "the manual revert: delete the RollbackKernel line from registry.reg"
 expect 0 rollback
