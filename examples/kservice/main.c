@@ -565,6 +565,7 @@ static int parse_flags(struct cli *cli, int argc, char **argv,
     return CLI_EXIT_OK;
 }
 
+#ifndef _WIN32 /* init-mock only: the POSIX mock backend (WIN32 BACKEND) */
 /* Parse "BUILD" or "BUILD.UBR" as two decimal 32-bit numbers. */
 static int parse_os_build(const char *text, uint32_t *build, uint32_t *ubr)
 {
@@ -589,7 +590,6 @@ static int parse_os_build(const char *text, uint32_t *build, uint32_t *ubr)
     return 0;
 }
 
-#ifndef _WIN32
 /* Fill @p machine from the init-mock arguments. */
 static int parse_init_mock(struct cli *cli, int argc, char **argv,
                            ksvc_mock_machine *machine)
