@@ -56,7 +56,7 @@ static void put(writer *w, const char *field, const char *value)
 
 static void put_slot(writer *w, const char *prefix, const ksvc__slot_meta *m)
 {
-    char field[16], size[24];
+    char field[32], size[24]; /* "rollback.version" needs 17 bytes */
 
     if (!m->recorded)
         return;
