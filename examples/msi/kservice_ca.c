@@ -306,9 +306,10 @@ static int split_install_data(char *data, ca_install_data *out)
  * The version in use is the one this package carries (a reinstall, a
  * repair, or "uninstall and install again"): nothing to do when the kernel
  * booted is intact; otherwise put the carried file back in place.
+ * *installed says which.
  */
 static int reinstall_same(MSIHANDLE install, ksvc_context *ctx,
-                          const ca_install_data *data)
+                          const ca_install_data *data, int *installed)
 {
     ksvc_install_options options = KSVC_INSTALL_OPTIONS_INIT;
     ksvc_status status = KSVC_STATUS_INIT;
@@ -320,6 +321,7 @@ static int reinstall_same(MSIHANDLE install, ksvc_context *ctx,
     if (err)
         return err;
     in_use = slot_in_use(&status);
+    *installed = 0;
     if (status.effective != KSVC_SLOT_NONE && in_use->intact) {
         say(install, "kservice: kernel %s is already installed and intact; "
             "nothing to do", data->version);
@@ -329,6 +331,7 @@ static int reinstall_same(MSIHANDLE install, ksvc_context *ctx,
         "installing it again", data->version);
     options.flags = KSVC_INSTALL_FORCE;
     options.sha256_hex = data->sha256_hex;
+    *installed = 1;
     return ksvc_install(ctx, data->payload_path, data->version, &options);
 }
 
@@ -338,6 +341,7 @@ static UINT install_kernel(MSIHANDLE install, const ca_install_data *data)
     ksvc_platform *platform;
     ksvc_context *ctx;
     UINT status = open_machine(install, &platform, &ctx);
+    int installed = 1;
     int err;
 
     if (status != ERROR_SUCCESS)
@@ -345,10 +349,10 @@ static UINT install_kernel(MSIHANDLE install, const ca_install_data *data)
     options.sha256_hex = data->sha256_hex;
     err = ksvc_install(ctx, data->payload_path, data->version, &options);
     if (err == KSVC_E_ALREADY_INSTALLED)
-        err = reinstall_same(install, ctx, data);
+        err = reinstall_same(install, ctx, data, &installed);
     if (err) {
         status = refuse_library(install, ctx, err);
-    } else {
+    } else if (installed) {
         say(install, "kservice: kernel %s installed from %s", data->version,
             data->payload_path);
         say(install, "kservice: %s", ksvc_restart_message());

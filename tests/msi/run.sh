@@ -1,0 +1,391 @@
+#!/bin/sh
+# The installer example end to end: MSIs built by examples/msi/build-msi,
+# installed by Wine's msiexec on a fresh Windows 10 prefix with WSL, checked
+# against the prefix's C:\windows\system32\lxss\tools (byte for byte, from
+# the Linux side) and its registry (wine reg query).
+#
+#   tests/msi/run.sh [BUILD_DIR]          (default: build-msi-test)
+#
+# BUILD_DIR is set up from scratch: a mingw-w64 cross build (no cmocka
+# needed), the MSIs, and the prefix BUILD_DIR/wineprefix (tests/wine/
+# prefix.sh).  Kernels A < B < C < D are random files; E is an empty one.
+#
+#  1. fresh machine: msiexec /i A.msi /qn  =>  kernel=A, no kernel.rollback
+#  2. msiexec /i B.msi  =>  kernel=B, kernel.rollback=A, one registration
+#  3. kservice.exe rollback, msiexec /i C.msi  =>  kernel=C, rollback=A
+#  4. msiexec /i B.msi fails (B is bad) and changes nothing
+#  5. LxssManager key removed: msiexec /i D.msi fails with the pre-check
+#     message in its /l*v log and changes nothing
+#  6. msiexec /a C.msi /qb TARGETDIR=C:\temp extracts a file identical to C
+#  7. msiexec /x C.msi: what the README says (the kernels stay)
+#  8. the kernel deleted, "install the MSI again" puts it back
+#  9. the same version again on an intact machine: nothing changes
+# 10. E.msi (an empty kernel): the library refuses in the deferred action
+#     and the kernels do not change
+#
+# Needs wixl and msitools, mingw-w64, wine, meson (./quickstart.sh test
+# installs them); a missing tool fails the run, never skips it.
+set -eu
+
+cd "$(dirname "$0")/../.."
+top=$(pwd)
+build=${1:-build-msi-test}
+case $build in
+/*) ;;
+*) build=$top/$build ;;
+esac
+
+missing=""
+for tool in wixl msiextract msiinfo x86_64-w64-mingw32-gcc wine wineserver \
+            meson ninja sha256sum cmp timeout; do
+    command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
+done
+if [ -n "$missing" ]; then
+    echo "tests/msi/run.sh: missing:$missing" >&2
+    echo "  install the Debian packages wixl msitools mingw-w64 wine wine64 meson" >&2
+    echo "  (./quickstart.sh test does)" >&2
+    exit 1
+fi
+
+WINE_TIMEOUT=${WINE_TIMEOUT:-180}
+LXSS='HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Lxss'
+LXSSMANAGER='HKLM\SYSTEM\CurrentControlSet\Services\LxssManager'
+UNINSTALL='HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall'
+PRODUCT='Windows Subsystem for Linux Update'
+PRECHECK_MESSAGE='This update only applies to machines with the Windows Subsystem for Linux.'
+A=5.10.102.1
+B=5.15.90.1
+C=5.15.153.1
+D=5.15.167.4
+E=5.15.200.1
+
+say() {
+    printf '\n==== msi: %s\n' "$*"
+}
+
+fail() {
+    printf '\ntests/msi/run.sh: FAILED: %s\n' "$*" >&2
+    exit 1
+}
+
+pass() {
+    printf 'ok: %s\n' "$*"
+}
+
+# ---- build -----------------------------------------------------------------
+
+say "cross build in $build"
+rm -rf "$build"
+meson setup "$build" --cross-file platform/win32/x86_64-w64-mingw32.ini \
+    -Dtests=false >/dev/null
+meson compile -C "$build"
+KSERVICE=$build/examples/kservice/kservice.exe
+[ -f "$build/examples/msi/kservice_ca.dll" ] || fail "no kservice_ca.dll built"
+[ -f "$build/examples/msi/kernel-update-sample.msi" ] ||
+    fail "the Windows build made no sample MSI although wixl is installed"
+
+work=$build/msi-test
+mkdir -p "$work"
+say "kernels and MSIs in $work"
+make_kernel() {
+    # Distinct sizes and random content: no two kernels compare equal.
+    head -c "$2" /dev/urandom >"$work/$1.kernel"
+}
+make_kernel A 300001
+make_kernel B 300002
+make_kernel C 300003
+make_kernel D 300004
+: >"$work/E.kernel"
+for k in A B C D E; do
+    eval "version=\$$k"
+    sh examples/msi/build-msi "$build" "$work/$k.kernel" "$version" "$work/$k.msi"
+done
+# A second package of C: another ProductCode, the same kernel and version.
+sh examples/msi/build-msi "$build" "$work/C.kernel" "$C" "$work/C2.msi"
+
+# ---- the machine -----------------------------------------------------------
+
+export WINEPREFIX="$build/wineprefix"
+export WINEDEBUG=-all
+export WINEDLLOVERRIDES="mscoree,mshtml="
+# kservice.exe finds libkservice-1.dll in the build folder through WINEPATH.
+WINEPATH="Z:$(printf '%s' "$build" | tr / '\\')"
+export WINEPATH
+stop_wine() {
+    timeout 30 wineserver -k >/dev/null 2>&1 || true
+}
+trap stop_wine EXIT INT TERM
+
+say "a Windows 10 machine with WSL: $WINEPREFIX"
+sh tests/wine/prefix.sh "$WINEPREFIX"
+
+TOOLS=$WINEPREFIX/drive_c/windows/system32/lxss/tools
+STAGE="$WINEPREFIX/drive_c/Program Files/$PRODUCT"
+
+w() {
+    timeout "$WINE_TIMEOUT" "$@"
+}
+
+# The Windows path of a Linux path (Wine's Z: drive).
+winpath() {
+    printf 'Z:%s' "$1" | tr / '\\'
+}
+
+# msiexec EXPECT NAME ARGS...: run msiexec with a verbose log in
+# $work/NAME.log; EXPECT is 0 or "fail".  Wine passes only the low 8 bits of
+# the exit code to Linux (1603 arrives as 67).
+MSI_STATUS=0
+msiexec() {
+    expect=$1
+    log=$work/$2.log
+    shift 2
+    printf '$ msiexec %s\n' "$*"
+    set +e
+    w wine msiexec "$@" /l*v "$(winpath "$log")"
+    MSI_STATUS=$?
+    set -e
+    tr -d '\r' <"$log" >"$log.txt" 2>/dev/null || : >"$log.txt"
+    grep -a '^kservice: \|^This update' "$log.txt" | sed 's/^/    log: /' || true
+    case $expect in
+    0) [ "$MSI_STATUS" = 0 ] ||
+        fail "msiexec $* exited $MSI_STATUS (log: $log)" ;;
+    fail) [ "$MSI_STATUS" != 0 ] ||
+        fail "msiexec $* succeeded, expected a failure (log: $log)" ;;
+    esac
+}
+
+# kservice ARGS...: run kservice.exe, show its output, fail on an error.
+kservice() {
+    printf '$ kservice.exe %s\n' "$*"
+    set +e
+    w wine "$KSERVICE" "$@" >"$work/kservice.out" 2>&1
+    status=$?
+    set -e
+    tr -d '\r' <"$work/kservice.out" | sed 's/^/    /'
+    [ "$status" = 0 ] || fail "kservice.exe $* exited $status"
+}
+
+# The data of value $1 under the Lxss key, or "(absent)".
+lxss_value() {
+    out=$(w wine reg query "$LXSS" /v "$1" 2>/dev/null | tr -d '\r') || {
+        echo "(absent)"
+        return 0
+    }
+    printf '%s\n' "$out" | awk -v name="$1" '
+        $1 == name { sub(/^[ \t]*[^ \t]+[ \t]+[^ \t]+[ \t]*/, ""); print; found = 1 }
+        END { if (!found) print "(absent)" }'
+}
+
+expect_value() {
+    got=$(lxss_value "$1")
+    [ "$got" = "$2" ] || fail "$1 is \"$got\", expected \"$2\""
+    pass "$1 = $2"
+}
+
+# expect_slot FILE KERNEL: tools\FILE has the bytes of KERNEL's file, or is
+# absent for KERNEL "none".
+expect_slot() {
+    if [ "$2" = none ]; then
+        [ ! -e "$TOOLS/$1" ] || fail "$1 exists, expected none"
+        pass "no $1"
+        return 0
+    fi
+    [ -f "$TOOLS/$1" ] || fail "$1 is missing, expected $2"
+    cmp -s "$TOOLS/$1" "$work/$2.kernel" || fail "$1 is not kernel $2"
+    pass "$1 = $2"
+}
+
+# How many products named $PRODUCT are registered.
+registrations() {
+    w wine reg query "$UNINSTALL" /s 2>/dev/null | tr -d '\r' |
+        grep -c "DisplayName[ \t]*REG_SZ[ \t]*$PRODUCT\$" || true
+}
+
+expect_registrations() {
+    got=$(registrations)
+    [ "$got" = "$1" ] || fail "$got registrations of \"$PRODUCT\", expected $1"
+    pass "$1 registration(s) of \"$PRODUCT\""
+}
+
+# The staged payloads: the version folders under Program Files.
+staged() {
+    if [ -d "$STAGE" ]; then
+        (cd "$STAGE" && find . -type f | sort | tr '\n' ' ')
+    fi
+}
+
+expect_staged() {
+    got=$(staged)
+    [ "$got" = "$1" ] || fail "staged payloads are \"$got\", expected \"$1\""
+    pass "staged: ${1:-nothing}"
+}
+
+# Everything an install may change: the tools folder's files and bytes,
+# every value under the Lxss key, the registrations, the staged payloads.
+snapshot() {
+    {
+        echo "[tools]"
+        (cd "$TOOLS" 2>/dev/null && find . -type f | sort | xargs -r sha256sum)
+        echo "[Lxss]"
+        w wine reg query "$LXSS" 2>/dev/null | tr -d '\r' | sort
+        echo "[registrations] $(registrations)"
+        echo "[staged] $(staged)"
+    } >"$1"
+}
+
+expect_unchanged() {
+    snapshot "$work/after.snap"
+    if ! cmp -s "$1" "$work/after.snap"; then
+        diff "$1" "$work/after.snap" >&2 || true
+        fail "$2 changed the machine"
+    fi
+    pass "$2 changed nothing (tools, Lxss key, registrations, staged files)"
+}
+
+expect_log() {
+    grep -aqF -- "$2" "$work/$1.log.txt" || fail "the $1 log lacks: $2"
+    pass "the $1 log says: $2"
+}
+
+expect_no_log() {
+    if grep -aqF -- "$2" "$work/$1.log.txt"; then
+        fail "the $1 log says: $2"
+    fi
+    pass "the $1 log does not say: $2"
+}
+
+# ---- 1-3: the worked example through real installers -----------------------
+
+say "1. fresh machine: msiexec /i A.msi /qn"
+msiexec 0 A /i "$(winpath "$work/A.msi")" /qn
+expect_slot kernel A
+expect_slot kernel.rollback none
+expect_value KernelVersion "$A"
+expect_value RollbackKernel "(absent)"
+expect_registrations 1
+expect_staged "./$A/kernel "
+
+say "2. msiexec /i B.msi /qn: B replaces A, A becomes kernel.rollback"
+msiexec 0 B /i "$(winpath "$work/B.msi")" /qn
+expect_slot kernel B
+expect_slot kernel.rollback A
+expect_value KernelVersion "$B"
+expect_registrations 1
+expect_staged "./$B/kernel "
+
+say "3. kservice.exe rollback (B is bad), then msiexec /i C.msi /qn"
+kservice rollback
+expect_value RollbackKernel "$B"
+msiexec 0 C /i "$(winpath "$work/C.msi")" /qn
+expect_slot kernel C
+expect_slot kernel.rollback A
+expect_value KernelVersion "$C"
+expect_value RollbackKernel "(absent)"
+expect_registrations 1
+expect_staged "./$C/kernel "
+
+# ---- 4-5: refusals ---------------------------------------------------------
+
+say "4. msiexec /i B.msi /qn again: B was rolled back from"
+snapshot "$work/before.snap"
+msiexec fail B-again /i "$(winpath "$work/B.msi")" /qn
+expect_log B-again "this kernel version was rolled back from and is marked bad"
+expect_unchanged "$work/before.snap" "the refused B"
+
+say "5. WSL not enabled (no LxssManager key): msiexec /i D.msi /qn"
+w wine reg delete "$LXSSMANAGER" /f >/dev/null
+snapshot "$work/before.snap"
+msiexec fail D /i "$(winpath "$work/D.msi")" /qn
+expect_log D "$PRECHECK_MESSAGE The Windows Subsystem for Linux is not enabled."
+expect_unchanged "$work/before.snap" "the pre-check refusal"
+sh tests/wine/prefix.sh --facts "$WINEPREFIX" >/dev/null
+
+# ---- 6: the manual remedy --------------------------------------------------
+
+say "6. msiexec /a C.msi /qb TARGETDIR=C:\\temp extracts the kernel"
+extracted="$WINEPREFIX/drive_c/temp/$PRODUCT/$C/kernel"
+snapshot "$work/before.snap"
+msiexec any admin /a "$(winpath "$work/C.msi")" /qb 'TARGETDIR=C:\temp'
+if [ "$MSI_STATUS" = 0 ]; then
+    pass "msiexec /a ran"
+elif [ "$MSI_STATUS" = 90 ]; then
+    # 1626 (ERROR_FUNCTION_NOT_CALLED) & 255: Wine 8's msiexec has no
+    # administrative install ("Administrative installs are not currently
+    # supported"; its ADMIN action does not exist).  Check that the package
+    # holds what Windows' msiexec /a runs, then extract with msitools, which
+    # lays files out the way an administrative install does.
+    printf 'NOTE: Wine 8 msiexec cannot run /a (exit 1626); checking the\n'
+    printf '      AdminExecuteSequence and extracting with msiextract instead\n'
+    msiinfo export "$work/C.msi" AdminExecuteSequence | tr -d '\r' >"$work/admin.seq"
+    for action in InstallFiles InstallAdminPackage; do
+        grep -q "^$action	" "$work/admin.seq" ||
+            fail "C.msi's AdminExecuteSequence lacks $action"
+    done
+    pass "C.msi's AdminExecuteSequence has InstallFiles and InstallAdminPackage"
+    msiextract -C "$WINEPREFIX/drive_c/temp" "$work/C.msi" >/dev/null
+else
+    fail "msiexec /a exited $MSI_STATUS"
+fi
+[ -f "$extracted" ] || fail "no $extracted"
+cmp -s "$extracted" "$work/C.kernel" || fail "the extracted kernel differs from C"
+pass "C:\\temp\\$PRODUCT\\$C\\kernel is byte-identical to C"
+expect_unchanged "$work/before.snap" "the administrative install"
+
+# ---- 7-10: uninstall and reinstall -----------------------------------------
+
+say "7. msiexec /x C.msi /qn: the payload and registration go, the kernels stay"
+snapshot "$work/before.snap"
+msiexec 0 uninstall /x "$(winpath "$work/C.msi")" /qn
+expect_registrations 0
+expect_staged ""
+expect_slot kernel C
+expect_slot kernel.rollback A
+expect_value KernelVersion "$C"
+expect_value RollbackKernel "(absent)"
+# Nothing but the registration and the staged file changed.
+sed '/^\[registrations\]/d; /^\[staged\]/d' "$work/before.snap" >"$work/before.kernels"
+snapshot "$work/after.snap"
+sed '/^\[registrations\]/d; /^\[staged\]/d' "$work/after.snap" >"$work/after.kernels"
+cmp -s "$work/before.kernels" "$work/after.kernels" ||
+    fail "uninstall changed the kernels or the Lxss key"
+pass "uninstall left the tools folder and every Lxss value as they were"
+kservice boot-path
+pass "the machine still boots C"
+
+say "8. kernel deleted: install the MSI again (the public page's remedy 3)"
+rm -f "$TOOLS/kernel"
+if w wine "$KSERVICE" boot-path >/dev/null 2>&1; then
+    fail "boot-path succeeded with the kernel deleted"
+fi
+pass "boot-path fails with the kernel deleted"
+msiexec 0 C-again /i "$(winpath "$work/C.msi")" /qn
+expect_log C-again "installing it again"
+expect_slot kernel C
+expect_slot kernel.rollback A
+expect_value KernelVersion "$C"
+expect_registrations 1
+
+say "9. another package of C on an intact machine: nothing to do"
+snapshot "$work/before.snap"
+msiexec 0 C2 /i "$(winpath "$work/C2.msi")" /qn
+expect_log C2 "already installed and intact; nothing to do"
+expect_no_log C2 "installed from"
+expect_unchanged "$work/before.snap" "the same version again"
+
+say "10. E.msi carries an empty kernel: the deferred action refuses"
+sed '/^\[registrations\]/d; /^\[staged\]/d' "$work/before.snap" >"$work/before.kernels"
+msiexec fail E /i "$(winpath "$work/E.msi")" /qn
+expect_log E "kservice: the payload is not a usable kernel file"
+snapshot "$work/after.snap"
+sed '/^\[registrations\]/d; /^\[staged\]/d' "$work/after.snap" >"$work/after.kernels"
+cmp -s "$work/before.kernels" "$work/after.kernels" ||
+    fail "the refused E changed the kernels or the Lxss key"
+pass "the refused E left the tools folder and every Lxss value as they were"
+printf 'note: %s registration(s) of "%s" after the failed E (Windows rolls the\n' \
+    "$(registrations)" "$PRODUCT"
+printf '      removal of the previous product back; Wine 8 does not)\n'
+
+stop_wine
+# The prefix is large; a failed run keeps it for a look inside.
+rm -rf "$WINEPREFIX"
+say "passed: the installer example under Wine's msiexec ($build)"
