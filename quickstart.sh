@@ -31,6 +31,10 @@ TEST_STAGES="gcc clang"
 # Debian's cmocka source package.
 TEST_PACKAGES="$TEST_PACKAGES mingw-w64 wine wine64 cmake dpkg-dev xz-utils"
 TEST_STAGES="$TEST_STAGES wine"
+# The installer example under Wine's msiexec (stage_msi): wixl builds the
+# MSIs, msitools inspects and extracts them; mingw-w64 and Wine as above.
+TEST_PACKAGES="$TEST_PACKAGES wixl msitools mingw-w64 wine wine64"
+TEST_STAGES="$TEST_STAGES msi"
 
 cd "$(dirname "$0")"
 TOP=$(pwd)
@@ -120,6 +124,13 @@ stage_clang() {
 # the stage; install_packages has put them there.
 stage_wine() {
     sh tests/wine/run.sh build-qs-wine
+}
+
+# The installer example: MSIs built with wixl from the mingw-w64 build,
+# installed, refused, extracted and uninstalled by Wine's msiexec in a fresh
+# prefix (tests/msi/run.sh).
+stage_msi() {
+    sh tests/msi/run.sh build-qs-msi
 }
 
 # Run one stage loudly; stop everything when it fails.
