@@ -556,6 +556,210 @@ static void each_call_failing_changes_nothing(void **state)
     }
 }
 
+/* ---- one call failing once, anywhere in an update ---- */
+
+/* Each wrapper forwards to the real call, except the @fail_at-th call of
+ * the armed function, which fails with ERROR_ACCESS_DENIED. */
+static int once_calls, once_fail_at;
+
+static int once_fires(void)
+{
+    return ++once_calls == once_fail_at;
+}
+
+static HANDLE WINAPI once_CreateFileW(LPCWSTR a, DWORD b, DWORD c,
+                                      LPSECURITY_ATTRIBUTES d, DWORD e,
+                                      DWORD f, HANDLE g)
+{
+    if (once_fires()) {
+        SetLastError(ERROR_ACCESS_DENIED);
+        return INVALID_HANDLE_VALUE;
+    }
+    return CreateFileW(a, b, c, d, e, f, g);
+}
+
+static BOOL WINAPI once_WriteFile(HANDLE a, LPCVOID b, DWORD c, LPDWORD d,
+                                  LPOVERLAPPED e)
+{
+    if (once_fires()) {
+        SetLastError(ERROR_ACCESS_DENIED);
+        return FALSE;
+    }
+    return WriteFile(a, b, c, d, e);
+}
+
+static BOOL WINAPI once_FlushFileBuffers(HANDLE a)
+{
+    if (once_fires()) {
+        SetLastError(ERROR_ACCESS_DENIED);
+        return FALSE;
+    }
+    return FlushFileBuffers(a);
+}
+
+static BOOL WINAPI once_MoveFileExW(LPCWSTR a, LPCWSTR b, DWORD c)
+{
+    if (once_fires()) {
+        SetLastError(ERROR_ACCESS_DENIED);
+        return FALSE;
+    }
+    return MoveFileExW(a, b, c);
+}
+
+static BOOL WINAPI once_CreateHardLinkW(LPCWSTR a, LPCWSTR b,
+                                        LPSECURITY_ATTRIBUTES c)
+{
+    if (once_fires()) {
+        SetLastError(ERROR_ACCESS_DENIED);
+        return FALSE;
+    }
+    return CreateHardLinkW(a, b, c);
+}
+
+static LSTATUS WINAPI once_RegSetValueExW(HKEY a, LPCWSTR b, DWORD c, DWORD d,
+                                          const BYTE *e, DWORD f)
+{
+    if (once_fires())
+        return ERROR_ACCESS_DENIED;
+    return RegSetValueExW(a, b, c, d, e, f);
+}
+
+static LSTATUS WINAPI once_RegDeleteValueW(HKEY a, LPCWSTR b)
+{
+    if (once_fires())
+        return ERROR_ACCESS_DENIED;
+    return RegDeleteValueW(a, b);
+}
+
+static const struct {
+    const char *call;
+    ksvc_win32_syscall_ptr fn;
+} once_calls_armed[] = {
+#define ONCE(name) { #name, (ksvc_win32_syscall_ptr)once_##name }
+    ONCE(CreateFileW),      ONCE(WriteFile),      ONCE(FlushFileBuffers),
+    ONCE(MoveFileExW),      ONCE(CreateHardLinkW), ONCE(RegSetValueExW),
+    ONCE(RegDeleteValueW),
+#undef ONCE
+};
+
+/* A fresh machine in the state the update starts from: A then B, and when
+ * @rolled_back rolled back (the update to C then keeps A and clears
+ * RollbackKernel; otherwise B becomes the rollback kernel). */
+static void fresh_start(fixture *f, int rolled_back)
+{
+    ksvc_close(f->ctx);
+    test_machine_free(f->m);
+    f->m = test_machine_new(NULL);
+    f->p = test_machine_platform(f->m);
+    assert_int_equal(ksvc_open(&f->ctx, f->p, NULL), KSVC_OK);
+    f->pay_a = test_machine_payload(f->m, "A", 1, 4096 + 17);
+    f->pay_b = test_machine_payload(f->m, "B", 2, 8192 + 5);
+    f->pay_c = test_machine_payload(f->m, "C", 3, 3 * 4096);
+    assert_int_equal(install(f->ctx, f->pay_a, A), KSVC_OK);
+    assert_int_equal(install(f->ctx, f->pay_b, B), KSVC_OK);
+    if (rolled_back)
+        assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
+}
+
+static int count_name(void *arg, const char *name)
+{
+    (void)name;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* After a successful update to C: C in kernel, @rollback kept, both
+ * intact, no temporary file left. */
+static void assert_updated(fixture *f, const char *rollback)
+{
+    ksvc_status s = KSVC_STATUS_INIT;
+    int names = 0;
+
+    s.flags = KSVC_STATUS_VERIFY;
+    assert_int_equal(ksvc_status_get(f->ctx, &s), KSVC_OK);
+    assert_string_equal(s.kernel.kernel_version, C);
+    assert_string_equal(s.rollback.kernel_version, rollback);
+    assert_true(s.kernel.intact && s.rollback.intact);
+    assert_false(s.rolled_back);
+    assert_int_equal(f->p->list(f->p, count_name, &names), KSVC_OK);
+    assert_int_equal(names, 2);
+}
+
+static void each_call_failing_once_during_an_update(void **state)
+{
+    fixture *f = *state;
+    size_t i;
+
+    for (i = 0; i < sizeof once_calls_armed / sizeof once_calls_armed[0];
+         i++) {
+        int rolled_back, used = 0;
+
+        for (rolled_back = 0; rolled_back <= 1; rolled_back++) {
+            const char *kept = rolled_back ? A : B;
+            int total, k;
+
+            /* Count the calls a clean update makes. */
+            fresh_start(f, rolled_back);
+            once_calls = 0;
+            once_fail_at = -1;
+            assert_int_equal(ksvc_win32_syscall_set(once_calls_armed[i].call,
+                                                    once_calls_armed[i].fn),
+                             KSVC_OK);
+            assert_int_equal(install(f->ctx, f->pay_c, C), KSVC_OK);
+            total = once_calls;
+            assert_int_equal(
+                ksvc_win32_syscall_set(once_calls_armed[i].call, NULL),
+                KSVC_OK);
+            used += total;
+            assert_updated(f, kept);
+
+            /* Then fail each of them in turn. */
+            for (k = 1; k <= total; k++) {
+                char *before, *after;
+                int rc;
+
+                fresh_start(f, rolled_back);
+                before = test_machine_snapshot(f->m);
+                once_calls = 0;
+                once_fail_at = k;
+                assert_int_equal(
+                    ksvc_win32_syscall_set(once_calls_armed[i].call,
+                                           once_calls_armed[i].fn),
+                    KSVC_OK);
+                rc = install(f->ctx, f->pay_c, C);
+                assert_int_equal(
+                    ksvc_win32_syscall_set(once_calls_armed[i].call, NULL),
+                    KSVC_OK);
+                if (rc != KSVC_OK && rc != KSVC_E_ACCESS)
+                    fprintf(stderr, "%s call %d of %d failing: %s (%s)\n",
+                            once_calls_armed[i].call, k, total,
+                            ksvc_error_name(rc), ksvc_error_detail(f->ctx));
+                after = test_machine_snapshot(f->m);
+                if (rc == KSVC_OK) {
+                    assert_updated(f, kept); /* the call had a fallback */
+                } else {
+                    assert_int_equal(rc, KSVC_E_ACCESS);
+                    if (strcmp(before, after) != 0) {
+                        /* Not the state before: then the whole update,
+                         * never a mix (the core rolls an update forward
+                         * once its renames are done, even when it then
+                         * reports the failure). */
+                        fprintf(stderr,
+                                "note: %s call %d of %d failing: %s, yet "
+                                "the update was carried out\n",
+                                once_calls_armed[i].call, k, total,
+                                ksvc_error_name(rc));
+                        assert_updated(f, kept);
+                    }
+                }
+                free(after);
+                free(before);
+            }
+        }
+        assert_true(used > 0); /* every armed call takes part in updates */
+    }
+}
+
 /* ---- a standard user ---- */
 
 static BOOL WINAPI standard_user_token(HANDLE token, TOKEN_INFORMATION_CLASS cls,
@@ -949,6 +1153,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(registry_writes_are_all_or_nothing,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(each_call_failing_changes_nothing,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(each_call_failing_once_during_an_update,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(standard_user_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(paths_beyond_max_path, setup, teardown),
