@@ -546,7 +546,7 @@ static void each_call_failing_changes_nothing(void **state)
             assert_true(ksvc_error_detail(f->ctx)[0] != '\0');
             after = test_machine_snapshot(f->m);
             if (strcmp(before, after) != 0)
-                print_error("%s failing during %s changed the machine:\n"
+                fprintf(stderr, "%s failing during %s changed the machine:\n"
                             "before:\n%s\nafter:\n%s\n",
                             fc->call, op_names[fc->op], before, after);
             assert_string_equal(before, after);

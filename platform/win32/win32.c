@@ -1434,17 +1434,38 @@ static void saved_free(raw_value *saved, size_t count)
     free(saved);
 }
 
-/* Put values 0..@count-1 back as @saved says, last first. */
+/* Put back, last first, the values of the first @done changes applied
+ * (@order[0..done-1]) as @saved says. */
 static void restore_values(HKEY h, const prepared *prep, const raw_value *saved,
-                           size_t count)
+                           const size_t *order, size_t done)
 {
-    while (count-- > 0) {
-        if (saved[count].present)
-            os_RegSetValueExW(h, prep[count].wname, 0, saved[count].type,
-                              saved[count].data, saved[count].size);
+    while (done-- > 0) {
+        size_t i = order[done];
+        if (saved[i].present)
+            os_RegSetValueExW(h, prep[i].wname, 0, saved[i].type,
+                              saved[i].data, saved[i].size);
         else
-            os_RegDeleteValueW(h, prep[count].wname);
+            os_RegDeleteValueW(h, prep[i].wname);
     }
+}
+
+/* The order to apply changes in: every set, then every removal, each group
+ * in the given order; exactly the given order when a name repeats. */
+static void order_changes(const ksvc_reg_change *changes, size_t count,
+                          size_t *order)
+{
+    size_t i, k, n = 0;
+    int repeats = 0;
+
+    for (i = 0; i < count && !repeats; i++)
+        for (k = i + 1; k < count && !repeats; k++)
+            repeats = _stricmp(changes[i].name, changes[k].name) == 0;
+    for (i = 0; i < count; i++)
+        if (repeats || !changes[i].remove)
+            order[n++] = i;
+    for (i = 0; i < count && !repeats; i++)
+        if (changes[i].remove)
+            order[n++] = i;
 }
 
 /* Apply the changes, all or none: every change is converted and checked
@@ -1457,10 +1478,11 @@ static int w32_reg_write(const ksvc_platform *p, const char *key,
     prepared *prep = NULL;
     raw_value *saved = NULL;
     wchar_t *wkey = NULL;
+    size_t *order = NULL;
     DWORD disposition = 0;
     LSTATUS st;
     HKEY h;
-    size_t i;
+    size_t i, n;
     int rc;
 
     if (changes == NULL && count > 0)
@@ -1492,7 +1514,17 @@ static int w32_reg_write(const ksvc_platform *p, const char *key,
             break;
         }
     }
-    for (i = 0; rc == KSVC_OK && i < count; i++) {
+    /* Values are set first and removed last: an undo then only has to
+     * write values back, so one failing call cannot leave, for example, a
+     * value removed while its companion was never written.  Kept in the
+     * given order when a name appears twice (the order then matters). */
+    order = calloc(count > 0 ? count : 1, sizeof *order);
+    if (order == NULL && rc == KSVC_OK)
+        rc = fail(b, KSVC_E_NO_MEMORY, 0, "reg_write", key);
+    if (rc == KSVC_OK)
+        order_changes(changes, count, order);
+    for (n = 0; rc == KSVC_OK && n < count; n++) {
+        i = order[n];
         if (changes[i].remove) {
             st = os_RegDeleteValueW(h, prep[i].wname);
             if (st == ERROR_FILE_NOT_FOUND)
@@ -1506,8 +1538,9 @@ static int w32_reg_write(const ksvc_platform *p, const char *key,
                 rc = fail_reg(b, st, "RegSetValueExW", key, changes[i].name);
         }
         if (rc != KSVC_OK)
-            restore_values(h, prep, saved, i);
+            restore_values(h, prep, saved, order, n);
     }
+    free(order);
     os_RegCloseKey(h);
     if (rc != KSVC_OK && disposition == REG_CREATED_NEW_KEY)
         os_RegDeleteKeyExW(b->hive, wkey, REG_VIEW, 0);
