@@ -22,10 +22,11 @@ A=4.19.104
 B=4.19.121
 C=4.19.128
 
-# A stand-in kernel image of 72 KiB whose bytes name its version.
+# A stand-in kernel image of 72 KiB whose bytes name its version, in the
+# work folder (the demo runs there, so the commands show short names).
 make_kernel() {
     awk -v v="$1" 'BEGIN { for (i = 0; i < 2048; i++)
-        printf "kernel %-16s block %05d\n", v, i }' >"$WORK/$1"
+        printf "kernel %-16s block %05d\n", v, i }' >"$WORK/kernel-$1.img"
 }
 
 step() {
@@ -52,7 +53,7 @@ ks_refused() {
 # Which payload a slot file is byte for byte identical to.
 holder() {
     for v in $A $B $C; do
-        if cmp -s "$TOOLS/$1" "$WORK/$v"; then
+        if cmp -s "$TOOLS/$1" "$WORK/kernel-$v.img"; then
             echo "$v"
             return
         fi
@@ -63,6 +64,7 @@ holder() {
 for v in $A $B $C; do
     make_kernel "$v"
 done
+cd "$WORK"
 
 step "A simulated Windows machine at ROOT=$ROOT"
 ks init-mock
@@ -70,11 +72,11 @@ ks precheck
 ks status
 
 step "Install A ($A)"
-ks install "$WORK/$A" --version "$A"
+ks install kernel-$A.img --version "$A"
 ks status
 
 step "Update to B ($B): A becomes kernel.rollback"
-ks update "$WORK/$B" --version "$B"
+ks update kernel-$B.img --version "$B"
 ks status
 
 step "B misbehaves: wsl --update --rollback (B is now bad)"
@@ -83,11 +85,11 @@ ks status
 ks boot-path
 
 step "Update to C ($C): B is dropped, A stays the rollback kernel"
-ks update "$WORK/$C" --version "$C"
+ks update kernel-$C.img --version "$C"
 ks status
 
 step "B can never come back"
-ks_refused install "$WORK/$B" --version "$B"
+ks_refused install kernel-$B.img --version "$B"
 
 step "The end state: kernel = C, kernel.rollback = A"
 kernel_holds=$(holder kernel)

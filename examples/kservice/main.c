@@ -530,9 +530,14 @@ static void print_status_text(const ksvc_status *st, int verified)
         printf(" %s", st->bad_versions[k]);
     puts(st->bad_count == 0 ? " none" : "");
     if (st->restart_required)
-        printf("Restart required: %s\n", ksvc_restart_message());
-    for (k = 0; k < st->problem_count; k++)
+        printf("Restart required: yes. %s\n", ksvc_restart_message());
+    for (k = 0; k < st->problem_count; k++) {
+        /* WSL's missing-kernel message already stands on its own line. */
+        if (booted == NULL &&
+            strcmp(st->problems[k], KSVC_MSG_KERNEL_MISSING) == 0)
+            continue;
         printf("Problem: %s\n", st->problems[k]);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
