@@ -493,7 +493,9 @@ void test_machine_remove_file_by_hand(test_machine *m, const char *name)
 void test_machine_corrupt_file_by_hand(test_machine *m, const char *name)
 {
     wchar_t path[MAX_PATH * 2];
-    unsigned char byte = 0;
+    unsigned char byte = 0x5A;
+    LARGE_INTEGER size;
+    OVERLAPPED at;
     DWORD n = 0;
     HANDLE h;
 
@@ -502,12 +504,16 @@ void test_machine_corrupt_file_by_hand(test_machine *m, const char *name)
                     FILE_ATTRIBUTE_NORMAL, NULL);
     if (h == INVALID_HANDLE_VALUE)
         die_win32("CreateFileW corrupt", GetLastError());
-    /* Flip the first byte: same size, different content. */
-    if (!ReadFile(h, &byte, 1, &n, NULL) || n != 1)
+    if (!GetFileSizeEx(h, &size))
+        die_win32("GetFileSizeEx corrupt", GetLastError());
+    /* Flip every bit of the middle byte; an empty file gains a byte. */
+    memset(&at, 0, sizeof at);
+    at.Offset = (DWORD)((uint64_t)size.QuadPart / 2);
+    at.OffsetHigh = (DWORD)(((uint64_t)size.QuadPart / 2) >> 32);
+    if (size.QuadPart > 0 && (!ReadFile(h, &byte, 1, &n, &at) || n != 1))
         die_win32("ReadFile corrupt", GetLastError());
-    byte ^= 0xffu;
-    SetFilePointer(h, 0, NULL, FILE_BEGIN);
-    if (!WriteFile(h, &byte, 1, &n, NULL) || n != 1)
+    byte ^= 0xFFu;
+    if (!WriteFile(h, &byte, 1, &n, &at) || n != 1)
         die_win32("WriteFile corrupt", GetLastError());
     CloseHandle(h);
 }
