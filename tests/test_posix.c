@@ -585,7 +585,9 @@ static void lock_excludes_other_processes(void **state)
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        ksvc_platform *q = test_machine_platform_open(m);
+        ksvc_platform *q;
+        alarm(20); /* never outlive a parent whose assertion failed */
+        q = test_machine_platform_open(m);
         int ok = q->lock(q, 1000) == KSVC_OK;
         if (write(to_parent[1], ok ? "L" : "F", 1) != 1 ||
             read(to_child[0], &byte, 1) != 1)
@@ -605,7 +607,9 @@ static void lock_excludes_other_processes(void **state)
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        ksvc_platform *q = test_machine_platform_open(m);
+        ksvc_platform *q;
+        alarm(20); /* never outlive a parent whose assertion failed */
+        q = test_machine_platform_open(m);
         _exit(q->lock(q, 100) == KSVC_E_BUSY ? 0 : 5);
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -617,7 +621,9 @@ static void lock_excludes_other_processes(void **state)
     pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        ksvc_platform *q = test_machine_platform_open(m);
+        ksvc_platform *q;
+        alarm(20); /* never outlive a parent whose assertion failed */
+        q = test_machine_platform_open(m);
         if (q->lock(q, 1000) != KSVC_OK)
             _exit(6);
         if (write(to_parent[1], "L", 1) != 1)
