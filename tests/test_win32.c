@@ -210,6 +210,75 @@ static void elevation_falls_back_to_administrators(void **state)
     assert_int_equal(elevated, 0);
 }
 
+static BOOL WINAPI a_32_bit_process(HANDLE process, PBOOL wow64)
+{
+    (void)process;
+    *wow64 = TRUE;
+    return TRUE;
+}
+
+static void wow64_process_goes_through_sysnative(void **state)
+{
+    ksvc_platform *p = NULL;
+    wchar_t windows[MAX_PATH + 1];
+    char windows_utf8[MAX_PATH * 3], expected[MAX_PATH * 3 + 64], got[1024];
+
+    (void)state;
+    /* A 32-bit process on 64-bit Windows would be sent to SysWOW64 by
+     * System32: the backend asks for Sysnative instead. */
+    assert_true(GetSystemWindowsDirectoryW(windows, MAX_PATH + 1) > 0);
+    test_utf8_from_wide(windows, windows_utf8, sizeof windows_utf8);
+    snprintf(expected, sizeof expected, "%s\\Sysnative\\lxss\\tools\\kernel",
+             windows_utf8);
+    assert_int_equal(
+        ksvc_win32_syscall_set("IsWow64Process",
+                               (ksvc_win32_syscall_ptr)a_32_bit_process),
+        KSVC_OK);
+    assert_int_equal(ksvc_win32_open(&p, NULL), KSVC_OK);
+    assert_int_equal(p->full_path(p, "kernel", got, sizeof got), KSVC_OK);
+    assert_string_equal(got, expected);
+    ksvc_win32_free(p);
+}
+
+static void registry_root_moves_every_key(void **state)
+{
+    ksvc_win32_options o = KSVC_WIN32_OPTIONS_INIT;
+    ksvc_platform *p = NULL;
+    ksvc_reg_change change = { "KernelVersion", 0, KSVC_REG_SZ, "1.2.3", 6 };
+    wchar_t data[32];
+    DWORD size = sizeof data;
+    int exists = -1;
+
+    (void)state;
+    o.registry_root = "HKCU\\Software\\KServiceWin32Test";
+    assert_int_equal(ksvc_win32_open(&p, &o), KSVC_OK);
+    assert_int_equal(p->reg_key_exists(p, LXSS, &exists), KSVC_OK);
+    assert_int_equal(exists, 0);
+    assert_int_equal(p->reg_write(p, LXSS, &change, 1), KSVC_OK);
+    assert_int_equal(
+        RegGetValueW(HKEY_CURRENT_USER,
+                     L"Software\\KServiceWin32Test\\" WLXSS, L"KernelVersion",
+                     RRF_RT_REG_SZ, NULL, data, &size),
+        ERROR_SUCCESS);
+    assert_true(wcscmp(data, L"1.2.3") == 0);
+    /* The machine's own key was not touched. */
+    assert_lxss_value("KernelVersion", NULL);
+    ksvc_win32_free(p);
+    assert_int_equal(RegDeleteTreeW(HKEY_CURRENT_USER,
+                                    L"Software\\KServiceWin32Test"),
+                     ERROR_SUCCESS);
+    RegDeleteKeyW(HKEY_CURRENT_USER, L"Software\\KServiceWin32Test");
+
+    o.registry_root = "HKEY_CLASSES_ROOT\\x";
+    assert_int_equal(ksvc_win32_open(&p, &o), KSVC_E_INVALID_ARGUMENT);
+    o.registry_root = "HKLM\\\\double";
+    assert_int_equal(ksvc_win32_open(&p, &o), KSVC_E_INVALID_ARGUMENT);
+    o.registry_root = NULL;
+    o.version = 99;
+    assert_int_equal(ksvc_win32_open(&p, &o), KSVC_E_STRUCT_VERSION);
+    assert_null(p);
+}
+
 static void call_table_walk_and_restore(void **state)
 {
     const char *name;
@@ -1147,6 +1216,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(elevation_falls_back_to_administrators,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(call_table_walk_and_restore, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(wow64_process_goes_through_sysnative,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(registry_root_moves_every_key, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(registry_reads_check_type_and_length,
                                         setup, teardown),
