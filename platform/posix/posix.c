@@ -77,7 +77,8 @@ typedef struct posix_backend {
 struct ksvc_file {
     posix_backend *backend;
     int fd;
-    int writable;
+    int created;  /* made by KSVC_OPEN_CREATE_NEW: writable, and its name
+                     in the tools folder is new */
     char path[1]; /* full path for messages; allocated to its length */
 };
 
@@ -257,7 +258,7 @@ static int sync_folder(posix_backend *b, int dir_fd, const char *path)
 /* Files                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static int new_file(posix_backend *b, int fd, int writable, const char *path,
+static int new_file(posix_backend *b, int fd, int created, const char *path,
                     ksvc_file **out)
 {
     size_t len = strlen(path);
@@ -270,7 +271,7 @@ static int new_file(posix_backend *b, int fd, int writable, const char *path,
     }
     f->backend = b;
     f->fd = fd;
-    f->writable = writable;
+    f->created = created;
     memcpy(f->path, path, len + 1);
     *out = f;
     return KSVC_OK;
@@ -406,7 +407,7 @@ static int backend_file_write(ksvc_file *f, uint64_t offset, const void *buf,
     size_t done = 0;
     int rc;
 
-    if (!f->writable)
+    if (!f->created)
         return set_error(f->backend, KSVC_E_ACCESS, EBADF,
                          "%s: write: opened for reading only", f->path);
     if (buf == NULL && size > 0)
@@ -428,8 +429,14 @@ static int backend_file_write(ksvc_file *f, uint64_t offset, const void *buf,
 
 static int backend_file_sync(ksvc_file *f)
 {
+    posix_backend *b = f->backend;
+
     if (fsync(f->fd) != 0)
-        return os_fail(f->backend, errno, f->path, "fsync");
+        return os_fail(b, errno, f->path, "fsync");
+    /* A file we created also needs its name to survive a crash: the
+     * core's recovery trusts a synced new file to exist afterwards. */
+    if (f->created)
+        return sync_folder(b, b->tools_fd, b->tools_path);
     return KSVC_OK;
 }
 
