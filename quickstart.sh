@@ -152,6 +152,7 @@ run_stage() {
 # ---- the two commands ------------------------------------------------------
 
 run_demo() {
+    # shellcheck disable=SC2086 # a list of package names
     install_packages $PACKAGES
     build build-qs-demo -Dtests=false
     say "demo: the worked example on a throwaway simulated machine"
