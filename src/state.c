@@ -293,6 +293,13 @@ void ksvc__state_changes_build(const ksvc__state *st, ksvc__state_changes *c)
     size_t bad_size;
 
     c->count = 0;
+    /* A backend may write value by value, so the order decides what a
+     * write cut short leaves.  Setting the flag goes after the bad set and
+     * clearing it goes first: either way a cut between the two leaves the
+     * flag absent while the primary is still bad, which reads as a manual
+     * revert and recovery completes it (rollback undone, revert done). */
+    if (!st->rolled_back)
+        add_change(c, KSVC__V_ROLLBACK_FLAG, 0, KSVC_REG_SZ, NULL, 0);
     add_slot(c, &st->kernel, KSVC__V_KERNEL_VERSION, KSVC__V_KERNEL_SHA,
              KSVC__V_KERNEL_SIZE, c->kernel_size);
     add_slot(c, &st->rollback, KSVC__V_RB_VERSION, KSVC__V_RB_SHA,
@@ -300,10 +307,9 @@ void ksvc__state_changes_build(const ksvc__state *st, ksvc__state_changes *c)
     bad_size = pack_bad(st, c->bad_multi);
     add_change(c, KSVC__V_BAD, st->bad_count > 0, KSVC_REG_MULTI_SZ,
                c->bad_multi, bad_size);
-    /* The flag goes after the bad set: a write cut short between the two
-     * reads as a manual revert, which recovery completes. */
-    add_change(c, KSVC__V_ROLLBACK_FLAG, st->rolled_back, KSVC_REG_SZ,
-               st->rolled_back_from, strlen(st->rolled_back_from) + 1);
+    if (st->rolled_back)
+        add_change(c, KSVC__V_ROLLBACK_FLAG, 1, KSVC_REG_SZ,
+                   st->rolled_back_from, strlen(st->rolled_back_from) + 1);
     add_string(c, KSVC__V_BOOTED, 1, st->booted_sha256);
 }
 
