@@ -1,0 +1,324 @@
+/*
+ * The crash-point sweep.  For every scenario (a starting state and an
+ * operation, tests/fault/scenario.c) the operation first runs once without
+ * faults through the fault-injecting table, which counts its N platform
+ * calls and records the order of its writes, syncs, renames and registry
+ * writes.  Then, for every k from 1 to N, a fresh machine in the same
+ * starting state runs the operation with a crash at call k (call k and
+ * every later one fail, as if the process died there); data not synced by
+ * then is damaged, as a power cut would; the machine is reopened on the
+ * plain backend (recovery runs) and must satisfy invariants 1 to 4 of
+ * ../shared/DESIGN.md: the state is exactly the one before or the one
+ * after, the effective kernel is complete and matches its recorded version
+ * and SHA-256, it is never bad, no temporary or journal is left.  The same
+ * again with a torn write at every call that writes (half the bytes of a
+ * file write, half the values of a registry write, then the crash).
+ *
+ * Every log, the fault-free ones and the crashed ones, is also checked for
+ * the durability order: nothing is renamed into a slot, and no registry
+ * value records a slot or a journal names a file, before that file's data
+ * is synced.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fault/fault.h"
+#include "fault/scenario.h"
+
+/* cmocka cuts long messages: print the whole of it, then fail. */
+#define SWEEP_FAIL(...)                                                      \
+    do {                                                                     \
+        fprintf(stderr, __VA_ARGS__);                                        \
+        fprintf(stderr, "\n");                                               \
+        fail();                                                              \
+    } while (0)
+
+static unsigned crash_points;
+static unsigned torn_points;
+static unsigned after_recovery_before;
+static unsigned after_recovery_after;
+
+typedef struct reference {
+    char *before;
+    char *after;
+    int before_sound; /* the starting state itself satisfies invariant 1 */
+    unsigned calls;
+    unsigned commit;
+} reference;
+
+/* Run the scenario once without faults. */
+static void run_reference(const scenario *s, reference *r)
+{
+    scn_world *w = scn_world_new(s);
+    scn_servicer sv;
+    const char *why;
+    int rc;
+
+    r->before_sound = scn_check_invariants(w) == NULL;
+    r->before = scn_snapshot(w);
+    scn_servicer_open(w, &sv, s->no_hard_links);
+    rc = s->op(w, sv.ctx);
+    if (rc != KSVC_OK)
+        fail_msg("%s: fault-free run failed: %s: %s", s->name,
+                 ksvc_error_name(rc), ksvc_error_detail(sv.ctx));
+    r->calls = fault_calls(sv.fault);
+    r->commit = scn_commit_call(sv.fault);
+    why = scn_check_order(sv.fault);
+    if (why)
+        fail_msg("%s: durability order: %s", s->name, why);
+    scn_servicer_close(&sv);
+    r->after = scn_snapshot(w);
+    why = scn_check_invariants(w);
+    if (why)
+        fail_msg("%s: after the fault-free run: %s", s->name, why);
+    scn_world_free(w);
+}
+
+/* Data written but not synced when the power went is not to be trusted:
+ * damage it, so recovery must never depend on it. */
+static void lose_unsynced_data(scn_world *w, const fault_platform *f,
+                               const char **names, size_t room)
+{
+    size_t count = 0, i;
+    const char *candidates[] = {"kernel", "kernel.rollback",
+                                "kernel.kservice-new",
+                                "kernel.rollback.kservice-new"};
+
+    for (i = 0; i < sizeof candidates / sizeof candidates[0]; i++)
+        if (fault_name_volatile(f, candidates[i]) && count < room)
+            names[count++] = candidates[i];
+    for (i = 0; i < count; i++)
+        test_machine_corrupt_file_by_hand(w->m, names[i]);
+}
+
+/* One crash (or torn write) at call k, then recovery and the checks. */
+static void crash_at(const scenario *s, const reference *r, fault_kind kind,
+                     unsigned k, size_t torn_part)
+{
+    scn_world *w = scn_world_new(s);
+    scn_servicer sv;
+    const char *lost[4] = {NULL, NULL, NULL, NULL};
+    const char *why;
+    char *start, *end;
+    int rc, is_before, is_after;
+    fault_op crashed_op;
+
+    start = scn_snapshot(w);
+    if (strcmp(start, r->before) != 0)
+        SWEEP_FAIL("%s: the starting state is not reproducible", s->name);
+    free(start);
+    scn_servicer_open(w, &sv, s->no_hard_links);
+    fault_plan(sv.fault, kind, k, KSVC_E_IO, 1);
+    fault_set_torn_part(sv.fault, torn_part);
+    rc = s->op(w, sv.ctx);
+    if (!fault_fired(sv.fault))
+        SWEEP_FAIL("%s: call %u never came", s->name, k);
+    why = scn_check_order(sv.fault);
+    if (why)
+        SWEEP_FAIL("%s, %s at call %u: durability order: %s", s->name,
+                 kind == FAULT_TORN ? "torn write" : "crash", k, why);
+    crashed_op = fault_op_of_call(sv.fault, k);
+    lose_unsynced_data(w, sv.fault, lost, 4);
+    scn_servicer_close(&sv);
+
+    why = scn_check_invariants(w); /* reopens: recovery runs */
+    end = scn_snapshot(w);
+    is_before = strcmp(end, r->before) == 0;
+    is_after = strcmp(end, r->after) == 0;
+    if (!is_before && !is_after)
+        SWEEP_FAIL("%s, %s at call %u (%s): the state after recovery is "
+                 "neither the one before nor the one after\n"
+                 "--- before\n%s--- after\n%s--- found\n%s",
+                 s->name, kind == FAULT_TORN ? "torn write" : "crash", k,
+                 fault_op_name(crashed_op), r->before,
+                 r->after, end);
+    if (rc == KSVC_OK && !is_after)
+        SWEEP_FAIL("%s, crash at call %u: the operation reported success but "
+                 "recovery undid it",
+                 s->name, k);
+    if (why && (is_after || r->before_sound))
+        SWEEP_FAIL("%s, %s at call %u: invariant violated after recovery: %s",
+                 s->name, kind == FAULT_TORN ? "torn write" : "crash", k,
+                 why);
+    /* The commit point decides: before it the operation is undone, after
+     * it completed. */
+    if (r->commit && k < r->commit && !is_before)
+        SWEEP_FAIL("%s: %s at call %u, before the commit point (call %u), "
+                 "yet recovery completed the operation",
+                 s->name, fault_op_name(crashed_op), k, r->commit);
+    if (r->commit && k > r->commit && !is_after)
+        SWEEP_FAIL("%s: %s at call %u, after the commit point (call %u), "
+                 "yet recovery undid the operation",
+                 s->name, fault_op_name(crashed_op), k, r->commit);
+    if (is_after && !is_before)
+        after_recovery_after++;
+    else
+        after_recovery_before++;
+    free(end);
+    scn_world_free(w);
+}
+
+/* The ops of the fault-free run, to find the calls that write, and how
+ * many parts each write can be torn after: every byte boundary would be
+ * slow and says nothing new, so a file write tears in its middle; a
+ * registry write tears after each of its values but the last. */
+static void reference_ops(const scenario *s, const reference *r,
+                          fault_op *ops, size_t *tears)
+{
+    scn_world *w = scn_world_new(s);
+    scn_servicer sv;
+    unsigned k;
+    size_t i;
+
+    scn_servicer_open(w, &sv, s->no_hard_links);
+    if (s->op(w, sv.ctx) != KSVC_OK || fault_calls(sv.fault) != r->calls)
+        fail_msg("%s: the operation is not reproducible", s->name);
+    for (k = 1; k <= r->calls; k++) {
+        ops[k - 1] = fault_op_of_call(sv.fault, k);
+        tears[k - 1] = 0;
+    }
+    for (i = 0; i < fault_event_count(sv.fault); i++) {
+        const fault_event *e = fault_event_at(sv.fault, i);
+        if (e->op == FOP_FILE_WRITE)
+            tears[e->call - 1] = 1;
+        else if (e->op == FOP_REG_WRITE && e->change_count > 1)
+            tears[e->call - 1] = e->change_count - 1;
+    }
+    scn_servicer_close(&sv);
+    scn_world_free(w);
+}
+
+static void sweep(const scenario *s)
+{
+    reference r;
+    fault_op *ops;
+    size_t *tears, part;
+    unsigned k, crashes = 0, torn = 0;
+
+    run_reference(s, &r);
+    ops = calloc(r.calls + 1, sizeof *ops);
+    tears = calloc(r.calls + 1, sizeof *tears);
+    assert_non_null(ops);
+    assert_non_null(tears);
+    reference_ops(s, &r, ops, tears);
+    for (k = 1; k <= r.calls; k++) {
+        crash_at(s, &r, FAULT_CRASH, k, 0);
+        crashes++;
+        for (part = 1; part <= tears[k - 1]; part++) {
+            /* part 1 of a file write: its first half */
+            crash_at(s, &r, FAULT_TORN, k,
+                     ops[k - 1] == FOP_FILE_WRITE ? 0 : part);
+            torn++;
+        }
+    }
+    free(tears);
+    print_message("crash sweep: %-62s %3u calls, %3u crash points, %2u torn "
+                  "writes, commit at call %u\n",
+                  s->name, r.calls, crashes, torn, r.commit);
+    crash_points += crashes;
+    torn_points += torn;
+    free(ops);
+    free(r.before);
+    free(r.after);
+}
+
+static void sweep_all(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < scn_count; i++)
+        sweep(&scn_all[i]);
+    print_message("crash sweep: %u crash points and %u torn writes over %lu "
+                  "scenarios; after recovery %u ended in the state before, "
+                  "%u in the state after\n",
+                  crash_points, torn_points, (unsigned long)scn_count,
+                  after_recovery_before, after_recovery_after);
+    assert_true(crash_points > 0);
+}
+
+/* The order checker itself: a rename of unsynced data into a slot, and a
+ * registry value recording a slot whose data is not synced, are caught. */
+static void order_checker_catches_unsynced_rename(void **state)
+{
+    test_machine *m = test_machine_new(NULL);
+    ksvc_platform *inner = test_machine_platform_open(m);
+    fault_platform *f = fault_wrap(inner);
+    ksvc_platform *p = fault_table(f);
+    ksvc_reg_change change = {"KServiceKernelSha256", 0, KSVC_REG_SZ,
+                              "00", 3};
+    ksvc_file *file;
+    const char *why;
+
+    (void)state;
+    assert_int_equal(p->file_open(p, "kernel.kservice-new",
+                                  KSVC_OPEN_CREATE_NEW, &file),
+                     KSVC_OK);
+    assert_int_equal(p->file_write(file, 0, "data", 4), KSVC_OK);
+    assert_int_equal(p->file_close(file), KSVC_OK);
+    assert_null(scn_check_order(f));
+    assert_int_equal(p->rename(p, "kernel.kservice-new", "kernel"), KSVC_OK);
+    why = scn_check_order(f);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "before its data was synced"));
+
+    fault_reset(f);
+    assert_true(fault_name_volatile(f, "kernel"));
+    assert_int_equal(p->reg_write(p, "SOFTWARE\\Microsoft\\Windows\\"
+                                     "CurrentVersion\\Lxss",
+                                  &change, 1),
+                     KSVC_OK);
+    why = scn_check_order(f);
+    assert_non_null(why);
+    assert_non_null(strstr(why, "records kernel"));
+
+    fault_free(f);
+    test_machine_platform_close(inner);
+    test_machine_free(m);
+}
+
+/* A crash really stops everything: the call and all later ones fail. */
+static void crash_fails_every_later_call(void **state)
+{
+    test_machine *m = test_machine_new(NULL);
+    ksvc_platform *inner = test_machine_platform_open(m);
+    fault_platform *f = fault_wrap(inner);
+    ksvc_platform *p = fault_table(f);
+    ksvc_file_info info;
+    int exists;
+
+    (void)state;
+    fault_plan(f, FAULT_CRASH, 2, 0, 1);
+    assert_int_equal(p->stat(p, "kernel", &info), KSVC_OK);
+    assert_int_equal(p->stat(p, "kernel", &info), KSVC_E_IO);
+    assert_int_equal(p->reg_key_exists(p, "SOFTWARE", &exists), KSVC_E_IO);
+    assert_true(fault_fired(f));
+    assert_int_equal(fault_calls(f), 3);
+    fault_plan(f, FAULT_ERROR, 5, KSVC_E_NO_SPACE, 0);
+    fault_reset(f);
+    fault_plan(f, FAULT_ERROR, 2, KSVC_E_NO_SPACE, 0);
+    assert_int_equal(p->stat(p, "kernel", &info), KSVC_OK);
+    assert_int_equal(p->stat(p, "kernel", &info), KSVC_E_NO_SPACE);
+    assert_int_equal(p->stat(p, "kernel", &info), KSVC_OK);
+    fault_free(f);
+    test_machine_platform_close(inner);
+    test_machine_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(crash_fails_every_later_call),
+        cmocka_unit_test(order_checker_catches_unsynced_rename),
+        cmocka_unit_test(sweep_all),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
