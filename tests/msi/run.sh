@@ -15,16 +15,18 @@
 #  3. kservice.exe rollback, msiexec /i C.msi  =>  kernel=C, rollback=A
 #  4. msiexec /i B.msi fails (B is bad) and changes nothing
 #  5. LxssManager key removed: msiexec /i D.msi fails with the pre-check
-#     message in its /l*v log and changes nothing
+#     message in its /l*v log and changes nothing; with a UI (/qb, on an
+#     Xvfb display) the message is shown in a message box
 #  6. msiexec /a C.msi /qb TARGETDIR=C:\temp extracts a file identical to C
 #  7. msiexec /x C.msi: what the README says (the kernels stay)
 #  8. the kernel deleted, "install the MSI again" puts it back
-#  9. the same version again on an intact machine: nothing changes
+#  9. the same version again on an intact machine: nothing changes; the
+#     kernel deleted, a repair (REINSTALL=ALL, what /fa does) puts it back
 # 10. E.msi (an empty kernel): the library refuses in the deferred action
 #     and the kernels do not change
 #
-# Needs wixl and msitools, mingw-w64, wine, meson (./quickstart.sh test
-# installs them); a missing tool fails the run, never skips it.
+# Needs wixl and msitools, mingw-w64, wine, meson, xvfb (./quickstart.sh
+# test installs them); a missing tool fails the run, never skips it.
 set -eu
 
 cd "$(dirname "$0")/../.."
@@ -37,12 +39,12 @@ esac
 
 missing=""
 for tool in wixl msiextract msiinfo x86_64-w64-mingw32-gcc wine wineserver \
-            meson ninja sha256sum cmp timeout; do
+            meson ninja sha256sum cmp timeout xvfb-run; do
     command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
 done
 if [ -n "$missing" ]; then
     echo "tests/msi/run.sh: missing:$missing" >&2
-    echo "  install the Debian packages wixl msitools mingw-w64 wine wine64 meson" >&2
+    echo "  install the Debian packages wixl msitools mingw-w64 wine wine64 meson xvfb xauth" >&2
     echo "  (./quickstart.sh test does)" >&2
     exit 1
 fi
@@ -102,6 +104,9 @@ for k in A B C D E; do
 done
 # A second package of C: another ProductCode, the same kernel and version.
 sh examples/msi/build-msi "$build" "$work/C.kernel" "$C" "$work/C2.msi"
+# The helper that reads and closes a message box (step 5b).
+x86_64-w64-mingw32-gcc -std=c99 -Wall -Wextra -Werror -O2 -municode \
+    -o "$work/msgbox.exe" tests/msi/msgbox.c
 
 # ---- the machine -----------------------------------------------------------
 
@@ -298,6 +303,30 @@ snapshot "$work/before.snap"
 msiexec fail D /i "$(winpath "$work/D.msi")" /qn
 expect_log D "$PRECHECK_MESSAGE The Windows Subsystem for Linux is not enabled."
 expect_unchanged "$work/before.snap" "the pre-check refusal"
+
+say "5b. the same with a UI: msiexec /i D.msi /qb on a virtual display"
+# Wine's desktop picks its display when it starts: restart it inside Xvfb,
+# and again after, so that later steps do not talk to a display that went.
+w wineserver -k >/dev/null 2>&1 || true
+w wineserver -w >/dev/null 2>&1 || true
+cat >"$work/ui.sh" <<UI
+( timeout "$WINE_TIMEOUT" wine msiexec /i '$(winpath "$work/D.msi")' /qb \\
+      /l*v '$(winpath "$work/D-ui.log")'; echo \$? >'$work/D-ui.status' ) &
+timeout "$WINE_TIMEOUT" wine '$work/msgbox.exe' 'Windows Installer' 60 \\
+    >'$work/D-ui.box' 2>&1
+echo \$? >'$work/D-ui.box-status'
+wait
+UI
+xvfb-run -a sh "$work/ui.sh" 2>/dev/null || true
+w wineserver -k >/dev/null 2>&1 || true
+w wineserver -w >/dev/null 2>&1 || true
+tr -d '\r' <"$work/D-ui.box" | sed 's/^/    on screen: /'
+[ "$(cat "$work/D-ui.box-status")" = 0 ] || fail "no message box on screen"
+[ "$(cat "$work/D-ui.status")" != 0 ] || fail "msiexec /qb D.msi succeeded"
+grep -qF "$PRECHECK_MESSAGE The Windows Subsystem for Linux is not enabled." \
+    "$work/D-ui.box" || fail "the message box does not show the pre-check message"
+pass "with a UI the pre-check message is shown in a message box"
+expect_unchanged "$work/before.snap" "the pre-check refusal with a UI"
 sh tests/wine/prefix.sh --facts "$WINEPREFIX" >/dev/null
 
 # ---- 6: the manual remedy --------------------------------------------------
@@ -371,6 +400,15 @@ msiexec 0 C2 /i "$(winpath "$work/C2.msi")" /qn
 expect_log C2 "already installed and intact; nothing to do"
 expect_no_log C2 "installed from"
 expect_unchanged "$work/before.snap" "the same version again"
+# A repair (msiexec /fa) is an install with REINSTALL=ALL; Wine 8's /f
+# switch does not find the product (exit 1605 for a package path, 1 for a
+# product code), so the properties /fa stands for are given to /i.
+rm -f "$TOOLS/kernel"
+msiexec 0 repair /i "$(winpath "$work/C2.msi")" /qn REINSTALL=ALL REINSTALLMODE=amus
+expect_log repair "installing it again"
+expect_slot kernel C
+expect_slot kernel.rollback A
+expect_unchanged "$work/before.snap" "the repair of the deleted kernel"
 
 say "10. E.msi carries an empty kernel: the deferred action refuses"
 sed '/^\[registrations\]/d; /^\[staged\]/d' "$work/before.snap" >"$work/before.kernels"
