@@ -32,8 +32,9 @@ TEST_STAGES="gcc clang"
 TEST_PACKAGES="$TEST_PACKAGES mingw-w64 wine wine64 cmake dpkg-dev xz-utils"
 TEST_STAGES="$TEST_STAGES wine"
 # The installer example under Wine's msiexec (stage_msi): wixl builds the
-# MSIs, msitools inspects and extracts them; mingw-w64 and Wine as above.
-TEST_PACKAGES="$TEST_PACKAGES wixl msitools mingw-w64 wine wine64"
+# MSIs, msitools inspects and extracts them, Xvfb is the screen of the UI
+# test; mingw-w64 and Wine as above.
+TEST_PACKAGES="$TEST_PACKAGES wixl msitools xvfb xauth mingw-w64 wine wine64"
 TEST_STAGES="$TEST_STAGES msi"
 
 cd "$(dirname "$0")"
