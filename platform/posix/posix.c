@@ -249,7 +249,9 @@ static int require_absent_or_regular(posix_backend *b, const char *name)
 /* Make a change of the tools folder's entries durable. */
 static int sync_folder(posix_backend *b, int dir_fd, const char *path)
 {
-    if (fsync(dir_fd) != 0)
+    /* EINVAL: a file system that cannot sync a folder (some network and
+     * FUSE ones); there is nothing more we can do for durability there. */
+    if (fsync(dir_fd) != 0 && errno != EINVAL)
         return os_fail(b, errno, path, "fsync");
     return KSVC_OK;
 }
@@ -667,10 +669,9 @@ static int load_hive(posix_backend *b, ksvc__hive **out)
                          "%s: %llu bytes, more than the %u byte limit", path,
                          (unsigned long long)st.st_size, KSVC__HIVE_FILE_MAX);
     }
-    /* One byte more than the limit: a file growing under us is caught. */
-    text = malloc(KSVC__HIVE_FILE_MAX + 1u < (size_t)st.st_size + 2
-                      ? KSVC__HIVE_FILE_MAX + 1u
-                      : (size_t)st.st_size + 2);
+    /* Room for one byte more than fstat said: a file growing while we read
+     * it is caught instead of being cut short. */
+    text = malloc((size_t)st.st_size + 1);
     if (!text) {
         close(fd);
         return set_error(b, KSVC_E_NO_MEMORY, ENOMEM, "%s: out of memory",
