@@ -81,8 +81,11 @@ int ksvc__copy_to_temp(ksvc_context *ctx, ksvc_file *src, const char *src_label,
             err = ksvc__platform_fail(ctx, err, "computing SHA-256");
     }
     free(buf);
-    if (dst && p->file_close(dst) && !err)
-        err = ksvc__platform_fail(ctx, KSVC_E_IO, temp_name);
+    if (dst) {
+        int close_err = p->file_close(dst);
+        if (close_err && !err)
+            err = ksvc__platform_fail(ctx, close_err, temp_name);
+    }
     if (err && dst)
         p->remove(p, temp_name);
     return err;
