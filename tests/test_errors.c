@@ -1,0 +1,189 @@
+/*
+ * The error sweep.  For every scenario of tests/fault/scenario.c, every
+ * platform call k the operation makes fails with every error class (no
+ * space, access denied, I/O error, busy), once transiently (only call k
+ * fails) and once persistently (call k and every later call fail).  Then:
+ *
+ * - the operation returns the error that was injected, with a detail;
+ * - a failure at or before the commit point (the first rename into a slot,
+ *   or the registry write of a rollback or revert) leaves the state exactly
+ *   as it was before, and it stays so after the next open;
+ * - a failure after the commit point leaves a journal that the next open
+ *   completes: after reopening, the state is exactly the one after;
+ * - an operation that reports success despite the failure (a clean-up
+ *   call failing) leaves the state after.
+ *
+ * The test prints how many failure points fell on each side.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fault/fault.h"
+#include "fault/scenario.h"
+
+#define SWEEP_FAIL(...)                                                      \
+    do {                                                                     \
+        fprintf(stderr, __VA_ARGS__);                                        \
+        fprintf(stderr, "\n");                                               \
+        fail();                                                              \
+    } while (0)
+
+static unsigned failure_points;
+static unsigned side_before, side_after, succeeded_anyway;
+
+typedef struct reference {
+    char *before;
+    char *after;
+    unsigned calls;
+    unsigned commit;
+    fault_op *ops;
+} reference;
+
+static void run_reference(const scenario *s, reference *r)
+{
+    scn_world *w = scn_world_new(s);
+    scn_servicer sv;
+    unsigned k;
+    int rc;
+
+    r->before = scn_snapshot(w);
+    scn_servicer_open(w, &sv, s->no_hard_links);
+    rc = s->op(w, sv.ctx);
+    if (rc != KSVC_OK)
+        fail_msg("%s: fault-free run failed: %s", s->name,
+                 ksvc_error_name(rc));
+    r->calls = fault_calls(sv.fault);
+    r->commit = scn_commit_call(sv.fault);
+    r->ops = calloc(r->calls + 1, sizeof *r->ops);
+    assert_non_null(r->ops);
+    for (k = 1; k <= r->calls; k++)
+        r->ops[k - 1] = fault_op_of_call(sv.fault, k);
+    scn_servicer_close(&sv);
+    r->after = scn_snapshot(w);
+    scn_world_free(w);
+}
+
+static void expect_state(const scenario *s, const char *when,
+                         const char *found, const char *expected,
+                         const char *label, unsigned k, fault_class c,
+                         int persistent, const reference *r)
+{
+    if (strcmp(found, expected) != 0)
+        SWEEP_FAIL("%s: %s %s error at call %u (%s), %s: the state is not "
+                   "the one %s\n--- expected\n%s--- found\n%s",
+                   s->name, persistent ? "persistent" : "transient",
+                   fault_class_name(c), k, fault_op_name(r->ops[k - 1]),
+                   when, label, expected, found);
+}
+
+static void fail_at(const scenario *s, const reference *r, unsigned k,
+                    fault_class c, int persistent)
+{
+    scn_world *w = scn_world_new(s);
+    scn_servicer sv;
+    int error = fault_class_error(c, r->ops[k - 1]);
+    int rc, committed = r->commit && k > r->commit;
+    const char *why, *expected, *label;
+    char detail[1100];
+    char *now;
+
+    scn_servicer_open(w, &sv, s->no_hard_links);
+    fault_plan(sv.fault, FAULT_ERROR, k, error, persistent);
+    rc = s->op(w, sv.ctx);
+    snprintf(detail, sizeof detail, "%s", ksvc_error_detail(sv.ctx));
+    if (!fault_fired(sv.fault))
+        SWEEP_FAIL("%s: call %u never came", s->name, k);
+    if (rc != KSVC_OK && rc != error)
+        SWEEP_FAIL("%s: %s %s error (%s) at call %u (%s): the operation "
+                   "returned %s (%s)",
+                   s->name, persistent ? "persistent" : "transient",
+                   fault_class_name(c), ksvc_error_name(error), k,
+                   fault_op_name(r->ops[k - 1]), ksvc_error_name(rc), detail);
+    if (rc != KSVC_OK && detail[0] == '\0')
+        SWEEP_FAIL("%s: error at call %u without a detail", s->name, k);
+    if (rc == KSVC_OK) {
+        expected = r->after;
+        label = "after (the operation succeeded)";
+        succeeded_anyway++;
+    } else if (committed) {
+        expected = r->after;
+        label = "after (failed after the commit point)";
+        side_after++;
+    } else {
+        expected = r->before;
+        label = "before (failed before the commit point)";
+        side_before++;
+    }
+    /* Without a persistent failure the operation cleans up at once. */
+    if (!persistent && (rc != KSVC_OK || !committed)) {
+        now = scn_snapshot(w);
+        if (rc != KSVC_OK && !committed)
+            expect_state(s, "at once", now, expected, label, k, c,
+                         persistent, r);
+        free(now);
+    }
+    scn_servicer_close(&sv);
+    why = scn_check_invariants(w); /* the next open: recovery */
+    now = scn_snapshot(w);
+    expect_state(s, "after the next open", now, expected, label, k, c,
+                 persistent, r);
+    if (why && expected == r->after)
+        SWEEP_FAIL("%s: error at call %u: invariant violated: %s", s->name,
+                   k, why);
+    free(now);
+    scn_world_free(w);
+    failure_points++;
+}
+
+static void sweep(const scenario *s)
+{
+    reference r;
+    unsigned k, before0 = side_before, after0 = side_after,
+                ok0 = succeeded_anyway;
+    int c, persistent;
+
+    run_reference(s, &r);
+    for (k = 1; k <= r.calls; k++)
+        for (c = 0; c < FAULT_CLASS_COUNT; c++)
+            for (persistent = 0; persistent <= 1; persistent++)
+                fail_at(s, &r, k, (fault_class)c, persistent);
+    print_message("error sweep: %-62s %3u calls x 4 classes x 2: %4u before "
+                  "the commit point, %3u after it, %3u succeeded anyway\n",
+                  s->name, r.calls, side_before - before0,
+                  side_after - after0, succeeded_anyway - ok0);
+    free(r.ops);
+    free(r.before);
+    free(r.after);
+}
+
+static void sweep_all(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < scn_count; i++)
+        sweep(&scn_all[i]);
+    print_message("error sweep: %u failure points over %lu scenarios: %u "
+                  "failed before the commit point (state before), %u after "
+                  "it (completed on the next open), %u succeeded despite "
+                  "the failure (state after)\n",
+                  failure_points, (unsigned long)scn_count, side_before,
+                  side_after, succeeded_anyway);
+    assert_true(side_before > 0 && side_after > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sweep_all),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
