@@ -1143,9 +1143,10 @@ static int parse_value(parser *ps, uint32_t current)
         rc = fail(ps, KSVC_E_TOO_LONG, "value longer than %u bytes",
                   KSVC__HIVE_VALUE_MAX);
     key = &ps->hive->keys[current];
-    if (rc == KSVC_OK && !append_value(key, (char *)name.data, type,
-                                       data.data ? data.data : malloc(1),
-                                       data.len))
+    if (rc == KSVC_OK && data.data == NULL) /* `hex:` holds no bytes */
+        rc = bytes_reserve(&data, 1);
+    if (rc == KSVC_OK &&
+        !append_value(key, (char *)name.data, type, data.data, data.len))
         rc = KSVC_E_NO_MEMORY;
     if (rc != KSVC_OK) {
         free(name.data);
