@@ -213,7 +213,7 @@ static verdict begin_call(fault_platform *f, fault_op op, const char *name,
     }
     f->ops[f->calls - 1] = (unsigned char)op;
     if (f->observer)
-        f->observer(f->observer_arg, f->calls, op, name);
+        f->observer(f->observer_arg, f->calls, op, name, 0, 0);
     if (f->crashed) {
         *error = CRASH_ERROR;
         return FAIL;
@@ -260,6 +260,8 @@ static int injected(fault_platform *f, fault_op op, int error)
     f->last_injected = 1;
     f->last_call = f->calls;
     f->last_op = op;
+    if (f->observer)
+        f->observer(f->observer_arg, f->calls, op, NULL, 1, error);
     return error;
 }
 
@@ -268,6 +270,9 @@ static int passed(fault_platform *f, int rc)
 {
     if (rc != KSVC_OK)
         f->last_injected = 0;
+    if (f->observer)
+        f->observer(f->observer_arg, f->calls,
+                    (fault_op)f->ops[f->calls - 1], NULL, 1, rc);
     return rc;
 }
 

@@ -80,10 +80,11 @@ typedef struct fault_event {
 
 typedef struct fault_platform fault_platform;
 
-/* Called before each counted call (after it is numbered); for the
- * concurrency suite's log of who changed what when. */
+/* Called twice for each counted call: before it runs (@p done 0) and after
+ * it returned @p rc (@p done 1); for the concurrency suite's log of who
+ * changed what when. */
 typedef void (*fault_observer)(void *arg, unsigned call, fault_op op,
-                               const char *name);
+                               const char *name, int done, int rc);
 
 /* Wrap @p inner (which must outlive the wrapper).  Aborts when out of
  * memory. */
