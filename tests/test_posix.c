@@ -378,6 +378,43 @@ static void open_checks_its_options(void **state)
     test_machine_free(m);
 }
 
+static void overlong_names_and_paths(void **state)
+{
+    test_machine *m = test_machine_new(NULL);
+    ksvc_platform *p = test_machine_platform(m);
+    char name[300], *path = malloc(8192), *before, *after;
+    ksvc_platform *other;
+    ksvc_file_info info;
+    ksvc_file *file = NULL;
+    size_t used;
+
+    (void)state;
+    assert_non_null(path);
+    memset(name, 'k', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    before = test_machine_snapshot(m);
+    assert_int_equal(p->file_open(p, name, KSVC_OPEN_CREATE_NEW, &file),
+                     KSVC_E_TOO_LONG);
+    assert_null(file);
+    assert_int_equal(p->stat(p, name, &info), KSVC_E_TOO_LONG);
+    assert_int_equal(p->rename(p, name, "kernel"), KSVC_E_TOO_LONG);
+    /* a payload path beyond PATH_MAX */
+    used = (size_t)sprintf(path, "%s/", test_machine_scratch(m));
+    while (used < 8000)
+        used += (size_t)sprintf(path + used, "dir/");
+    strcpy(path + used, "payload");
+    assert_int_equal(p->payload_open(p, path, &file), KSVC_E_TOO_LONG);
+    /* a ROOT beyond PATH_MAX */
+    assert_int_equal(open_root(path, &other), KSVC_E_TOO_LONG);
+    assert_int_equal(ksvc_posix_init_machine(path, NULL), KSVC_E_TOO_LONG);
+    after = test_machine_snapshot(m);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    free(path);
+    test_machine_free(m);
+}
+
 static void folder_swapped_after_open_is_not_followed(void **state)
 {
     test_machine *m = test_machine_new(NULL);
@@ -776,6 +813,7 @@ int main(void)
         cmocka_unit_test(tools_folder_link_is_refused),
         cmocka_unit_test(tools_folder_as_file_or_missing),
         cmocka_unit_test(open_checks_its_options),
+        cmocka_unit_test(overlong_names_and_paths),
         cmocka_unit_test(folder_swapped_after_open_is_not_followed),
         cmocka_unit_test(hand_edit_is_seen_at_once),
         cmocka_unit_test(hand_edit_of_architecture),
