@@ -8,7 +8,8 @@
  *                 pending), then an early answer to "would the library take
  *                 this version?" (not bad, not a downgrade), so that a
  *                 refused update stops before the previous product is
- *                 removed.  Reads only.
+ *                 removed.  Reads only, through a read-only view of the
+ *                 Win32 backend (no lock file, no recovery).
  *   KsvcInstall   deferred, no impersonation (LocalSystem on Windows): hands
  *                 the kernel the MSI staged to ksvc_install(), which keeps
  *                 the previous kernel as kernel.rollback and applies the
@@ -158,30 +159,73 @@ static char *get_property(MSIHANDLE install, const wchar_t *name)
     return text;
 }
 
-/* Open this machine: the real System32\lxss\tools and HKLM. */
-static UINT open_machine(MSIHANDLE install, ksvc_platform **platform,
-                         ksvc_context **ctx)
-{
-    int err = ksvc_win32_open(platform, NULL);
+/* This machine as the library sees it. */
+typedef struct ca_machine {
+    ksvc_platform *win32; /* the real System32\lxss\tools and HKLM */
+    ksvc_platform reader; /* a read-only view of it (open_reader) */
+    ksvc_context *ctx;
+} ca_machine;
 
-    *ctx = NULL;
+/*
+ * The pre-check runs before anything may change, so it asks the library as
+ * a reader does: not as an administrator (the library then neither
+ * finishes an interrupted operation nor allows a change) and without the
+ * servicing lock, whose file an administrator's lock would create on a
+ * machine never serviced.  ksvc_install() in the deferred action takes the
+ * lock and reads the state again.
+ */
+static int reader_elevated(const ksvc_platform *p, int *elevated)
+{
+    (void)p;
+    *elevated = 0;
+    return KSVC_OK;
+}
+
+static int reader_lock(const ksvc_platform *p, unsigned timeout_ms)
+{
+    (void)p;
+    (void)timeout_ms;
+    return KSVC_OK;
+}
+
+static int reader_unlock(const ksvc_platform *p)
+{
+    (void)p;
+    return KSVC_OK;
+}
+
+/* Open this machine; as a reader (read_only) for the pre-check. */
+static UINT open_machine(MSIHANDLE install, ca_machine *m, int read_only)
+{
+    const ksvc_platform *platform;
+    int err = ksvc_win32_open(&m->win32, NULL);
+
+    m->ctx = NULL;
     if (err)
         return refuse(install, "kservice: opening this machine: %s",
                       ksvc_strerror(err));
-    err = ksvc_open(ctx, *platform, NULL);
+    platform = m->win32;
+    if (read_only) {
+        m->reader = *m->win32;
+        m->reader.elevated = reader_elevated;
+        m->reader.lock = reader_lock;
+        m->reader.unlock = reader_unlock;
+        platform = &m->reader;
+    }
+    err = ksvc_open(&m->ctx, platform, NULL);
     if (err) {
-        ksvc_win32_free(*platform);
-        *platform = NULL;
+        ksvc_win32_free(m->win32);
+        m->win32 = NULL;
         return refuse(install, "kservice: opening this machine: %s",
                       ksvc_strerror(err));
     }
     return ERROR_SUCCESS;
 }
 
-static void close_machine(ksvc_platform *platform, ksvc_context *ctx)
+static void close_machine(ca_machine *m)
 {
-    ksvc_close(ctx);
-    ksvc_win32_free(platform);
+    ksvc_close(m->ctx);
+    ksvc_win32_free(m->win32);
 }
 
 /* ---- KsvcPrecheck ------------------------------------------------------- */
@@ -253,8 +297,7 @@ static UINT check_version_early(MSIHANDLE install, ksvc_context *ctx,
 /** Immediate custom action: the pre-check, before anything changes. */
 UINT __stdcall KsvcPrecheck(MSIHANDLE install)
 {
-    ksvc_platform *platform;
-    ksvc_context *ctx;
+    ca_machine machine;
     char *version = get_property(install, CA_VERSION_PROPERTY);
     UINT status;
 
@@ -264,12 +307,12 @@ UINT __stdcall KsvcPrecheck(MSIHANDLE install)
         return refuse(install, "kservice: the package sets no %s property",
                       "KSVC_KERNEL_VERSION");
     }
-    status = open_machine(install, &platform, &ctx);
+    status = open_machine(install, &machine, 1);
     if (status == ERROR_SUCCESS) {
-        status = run_precheck(install, ctx);
+        status = run_precheck(install, machine.ctx);
         if (status == ERROR_SUCCESS)
-            status = check_version_early(install, ctx, version);
-        close_machine(platform, ctx);
+            status = check_version_early(install, machine.ctx, version);
+        close_machine(&machine);
     }
     free(version);
     return status;
@@ -338,9 +381,9 @@ static int reinstall_same(MSIHANDLE install, ksvc_context *ctx,
 static UINT install_kernel(MSIHANDLE install, const ca_install_data *data)
 {
     ksvc_install_options options = KSVC_INSTALL_OPTIONS_INIT;
-    ksvc_platform *platform;
-    ksvc_context *ctx;
-    UINT status = open_machine(install, &platform, &ctx);
+    ca_machine machine;
+    UINT status = open_machine(install, &machine, 0);
+    ksvc_context *ctx = machine.ctx;
     int installed = 1;
     int err;
 
@@ -357,7 +400,7 @@ static UINT install_kernel(MSIHANDLE install, const ca_install_data *data)
             data->payload_path);
         say(install, "kservice: %s", ksvc_restart_message());
     }
-    close_machine(platform, ctx);
+    close_machine(&machine);
     return status;
 }
 

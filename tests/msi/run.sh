@@ -10,6 +10,8 @@
 # needed), the MSIs, and the prefix BUILD_DIR/wineprefix (tests/wine/
 # prefix.sh).  Kernels A < B < C < D are random files; E is an empty one.
 #
+#  0. fresh machine without WSL: msiexec /i A.msi fails and writes nothing
+#     (no lxss folder, no Lxss key, no registration, nothing staged)
 #  1. fresh machine: msiexec /i A.msi /qn  =>  kernel=A, no kernel.rollback
 #  2. msiexec /i B.msi  =>  kernel=B, kernel.rollback=A, one registration
 #  3. kservice.exe rollback, msiexec /i C.msi  =>  kernel=C, rollback=A
@@ -258,6 +260,23 @@ expect_no_log() {
     fi
     pass "the $1 log does not say: $2"
 }
+
+# ---- 0: nothing written on a machine the pre-check refuses -----------------
+
+say "0. fresh machine, WSL not enabled: msiexec /i A.msi /qn"
+w wine reg delete "$LXSSMANAGER" /f >/dev/null
+msiexec fail A-nowsl /i "$(winpath "$work/A.msi")" /qn
+expect_log A-nowsl "$PRECHECK_MESSAGE The Windows Subsystem for Linux is not enabled."
+[ ! -e "$WINEPREFIX/drive_c/windows/system32/lxss" ] ||
+    fail "the refused install made $(cd "$WINEPREFIX/drive_c/windows/system32" && find lxss | tr '\n' ' ')"
+pass "no System32\\lxss folder"
+if w wine reg query "$LXSS" >/dev/null 2>&1; then
+    fail "the refused install made the Lxss key"
+fi
+pass "no Lxss key"
+expect_registrations 0
+expect_staged ""
+sh tests/wine/prefix.sh --facts "$WINEPREFIX" >/dev/null
 
 # ---- 1-3: the worked example through real installers -----------------------
 
