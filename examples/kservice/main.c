@@ -13,6 +13,7 @@
  *   8 a kernel file is damaged                  9 bad input (payload,
  *                                                 version, checksum)
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,8 +45,9 @@ enum cli_exit {
 
 /* What the command line says, apart from the command's own arguments. */
 struct cli {
-    const char *root;  /* --root: the simulated machine folder */
-    int not_elevated;  /* --mock-elevated=no */
+    const char *root;          /* --root: the simulated machine folder */
+    int not_elevated;          /* --mock-elevated=no */
+    ksvc_open_options open;    /* --lock-timeout */
 };
 
 /* An open machine: the backend's table and the library context over it. */
@@ -55,7 +57,8 @@ struct machine {
 };
 
 static const char usage_text[] =
-    "usage: kservice [--root ROOT] [--mock-elevated=yes|no] COMMAND [ARGS]\n"
+    "usage: kservice [--root ROOT] [--mock-elevated=yes|no] [--lock-timeout MS]\n"
+    "                COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
     "  init-mock [--os-build BUILD[.UBR]] [--arch x64|arm64]\n"
@@ -78,6 +81,8 @@ static const char usage_text[] =
     "  --root ROOT           service the simulated machine in folder ROOT\n"
     "                        (the POSIX mock backend; required off Windows)\n"
     "  --mock-elevated=no    act as a standard user on the simulated machine\n"
+    "  --lock-timeout MS     wait up to MS milliseconds for another servicer\n"
+    "                        (default 10000)\n"
     "  --help, --version\n"
     "\n"
     "exit status: 0 success, 1 other failure, 2 usage error, 3 refused by\n"
@@ -209,7 +214,23 @@ static const char *option_value(int argc, char **argv, int *i,
     return argv[*i];
 }
 
-/* Consume a global option (--root, --mock-elevated) at argv[*i].  Returns 1
+/* Parse a decimal number of at most 32 bits, digits only. */
+static int parse_u32(const char *text, unsigned *out)
+{
+    char *end;
+    unsigned long value;
+
+    if (text[0] < '0' || text[0] > '9')
+        return -1;
+    errno = 0;
+    value = strtoul(text, &end, 10);
+    if (*end != '\0' || errno == ERANGE || value > UINT32_MAX)
+        return -1;
+    *out = (unsigned)value;
+    return 0;
+}
+
+/* Consume a global option (--root, --lock-timeout, --mock-elevated) at argv[*i].  Returns 1
  * when consumed, 0 when argv[*i] is something else, -1 after a usage error
  * (already reported). */
 static int take_global_option(struct cli *cli, int argc, char **argv, int *i)
@@ -227,6 +248,18 @@ static int take_global_option(struct cli *cli, int argc, char **argv, int *i)
             return -1;
         }
         cli->root = value;
+        return 1;
+    }
+    value = option_value(argc, argv, i, "--lock-timeout", &missing);
+    if (missing) {
+        usage_error("option needs milliseconds", "--lock-timeout");
+        return -1;
+    }
+    if (value != NULL) {
+        if (parse_u32(value, &cli->open.lock_timeout_ms) != 0) {
+            usage_error("--lock-timeout takes milliseconds", value);
+            return -1;
+        }
         return 1;
     }
     value = option_value(argc, argv, i, "--mock-elevated", &missing);
@@ -320,7 +353,7 @@ static int machine_open(const struct cli *cli, struct machine *m)
     status = open_platform(cli, &m->platform);
     if (status != CLI_EXIT_OK)
         return status;
-    err = ksvc_open(&m->ctx, m->platform, NULL);
+    err = ksvc_open(&m->ctx, m->platform, &cli->open);
     if (err != KSVC_OK) {
         status = fail_platform(m->platform, err, "opening the machine");
         machine_close(m);
@@ -579,8 +612,9 @@ static int parse_os_build(const char *text, uint32_t *build, uint32_t *ubr)
 
     if (text[0] < '0' || text[0] > '9')
         return -1;
+    errno = 0;
     value = strtoul(text, &end, 10);
-    if (value > UINT32_MAX)
+    if (errno == ERANGE || value > UINT32_MAX)
         return -1;
     *build = (uint32_t)value;
     *ubr = 0;
@@ -589,7 +623,7 @@ static int parse_os_build(const char *text, uint32_t *build, uint32_t *ubr)
     if (*end != '.' || end[1] < '0' || end[1] > '9')
         return -1;
     value = strtoul(end + 1, &end, 10);
-    if (value > UINT32_MAX || *end != '\0')
+    if (errno == ERANGE || value > UINT32_MAX || *end != '\0')
         return -1;
     *ubr = (uint32_t)value;
     return 0;
@@ -994,7 +1028,7 @@ static command_fn find_command(const char *name)
 
 int main(int argc, char **argv)
 {
-    struct cli cli = { NULL, 0 };
+    struct cli cli = { NULL, 0, KSVC_OPEN_OPTIONS_INIT };
     command_fn run;
     int i;
 

@@ -313,6 +313,30 @@ expect 0 --mock-elevated=no status --json
 unchanged_since before
 json 'd["kernel"]["version"]' "\"$B\""
 
+step "another servicer holds the lock: busy, nothing changed"
+# flock(1) takes the same flock() lock the POSIX backend uses.
+if command -v flock >/dev/null 2>&1; then
+    # The subshell becomes the sleep that holds the lock, so killing it
+    # releases the lock.
+    (flock 9 && touch "$WORK/locked" && exec sleep 30) 9>>"$ROOT/kservice.lock" &
+    HOLDER=$!
+    tries=0
+    while [ ! -e "$WORK/locked" ] && [ "$tries" -lt 100 ]; do
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+    [ -e "$WORK/locked" ] || fail "flock(1) did not take the lock"
+    refused 7 --lock-timeout 200 install "$WORK/$C" --version "$C"
+    stderr_line 'kservice: another process is servicing the kernel'
+    refused 7 --lock-timeout=0 status
+    kill "$HOLDER"
+    wait "$HOLDER" 2>/dev/null || true
+    rm -f "$WORK/locked"
+else
+    echo "# (flock(1) missing: busy case not run)"
+fi
+expect 2 --lock-timeout soon status
+
 # ---------------------------------------------------------------------------
 step "rollback (as wsl --update --rollback): boots A, B is bad"
 expect 0 --update --rollback
