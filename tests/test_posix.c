@@ -683,6 +683,55 @@ static void lock_excludes_other_processes(void **state)
     test_machine_free(m);
 }
 
+static void concurrent_hive_writers_lose_nothing(void **state)
+{
+    enum { WRITERS = 4, WRITES = 25 };
+    test_machine *m = test_machine_new(NULL);
+    ksvc_platform *p = test_machine_platform(m);
+    pid_t pids[WRITERS];
+    int w, i, status;
+
+    (void)state;
+    /* Several processes, and two tables in this one, write values of one
+     * key at once; each read-modify-write must keep the others' values. */
+    for (w = 0; w < WRITERS; w++) {
+        pids[w] = fork();
+        assert_true(pids[w] >= 0);
+        if (pids[w] == 0) {
+            ksvc_platform *q;
+            alarm(60);
+            q = test_machine_platform_open(m);
+            for (i = 0; i < WRITES; i++) {
+                char name[32];
+                uint32_t value = (uint32_t)(w * 1000 + i);
+                ksvc_reg_change change = { name, 0, KSVC_REG_DWORD, &value, 4 };
+                sprintf(name, "W%d_%d", w, i);
+                if (q->reg_write(q, "SOFTWARE\\KServiceConcurrent", &change,
+                                 1) != KSVC_OK)
+                    _exit(1);
+            }
+            _exit(0);
+        }
+    }
+    for (w = 0; w < WRITERS; w++) {
+        assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    for (w = 0; w < WRITERS; w++) {
+        for (i = 0; i < WRITES; i++) {
+            char name[32];
+            uint32_t value = 0, type = 0;
+            size_t size = sizeof(value);
+            sprintf(name, "W%d_%d", w, i);
+            assert_int_equal(p->reg_read(p, "SOFTWARE\\KServiceConcurrent",
+                                         name, &type, &value, &size), KSVC_OK);
+            assert_int_equal(value, (uint32_t)(w * 1000 + i));
+        }
+    }
+    test_machine_free(m);
+}
+
 /* ---- init_machine ---- */
 
 static void init_machine_refuses_existing_hive(void **state)
@@ -821,6 +870,7 @@ int main(void)
         cmocka_unit_test(hive_missing_or_a_link),
         cmocka_unit_test(last_error_text),
         cmocka_unit_test(lock_excludes_other_processes),
+        cmocka_unit_test(concurrent_hive_writers_lose_nothing),
         cmocka_unit_test(init_machine_refuses_existing_hive),
         cmocka_unit_test(init_machine_folders),
         cmocka_unit_test(init_machine_writes_the_facts),

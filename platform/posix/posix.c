@@ -906,6 +906,44 @@ static int apply_change(posix_backend *b, ksvc__hive *hive, const char *path,
     return KSVC_OK;
 }
 
+/* Writers of the hive take turns: the read-modify-write of one reg_write
+ * must not lose another's update, nor share registry.reg.tmp with it.  The
+ * lock is flock() on our own descriptor of ROOT, so tables in one process
+ * exclude each other too, and a writer that dies lets go.  Readers need no
+ * lock: the hive is only ever replaced by rename. */
+static int lock_hive(posix_backend *b)
+{
+    while (flock(b->root_fd, LOCK_EX) != 0) {
+        if (errno != EINTR)
+            return os_fail(b, errno, b->root, "flock");
+    }
+    return KSVC_OK;
+}
+
+static void unlock_hive(posix_backend *b)
+{
+    flock(b->root_fd, LOCK_UN);
+}
+
+/* Apply @p changes to key @p path of @p hive in memory, creating the key;
+ * @p changed is set when the hive now differs from the file. */
+static int apply_changes(posix_backend *b, ksvc__hive *hive, const char *path,
+                         const char *key, const ksvc_reg_change *changes,
+                         size_t count, int *changed)
+{
+    int rc = KSVC_OK;
+    size_t i;
+
+    if (ksvc__hive_find_key(hive, path) == NULL) {
+        if (ksvc__hive_add_key(hive, path) == NULL)
+            return set_error(b, KSVC_E_NO_MEMORY, ENOMEM, "out of memory");
+        *changed = 1;
+    }
+    for (i = 0; i < count && rc == KSVC_OK; i++)
+        rc = apply_change(b, hive, path, key, &changes[i], changed);
+    return rc;
+}
+
 static int backend_reg_write(const ksvc_platform *p, const char *key,
                              const ksvc_reg_change *changes, size_t count)
 {
@@ -913,27 +951,23 @@ static int backend_reg_write(const ksvc_platform *p, const char *key,
     ksvc__hive *hive = NULL;
     char *path = NULL;
     int rc, changed = 0;
-    size_t i;
 
     if (changes == NULL && count > 0)
         return set_error(b, KSVC_E_INVALID_ARGUMENT, 0, "reg_write: no changes");
-    if ((rc = full_key(b, key, &path)) != KSVC_OK ||
-        (rc = load_hive(b, &hive)) != KSVC_OK)
-        goto done;
-    if (ksvc__hive_find_key(hive, path) == NULL) {
-        if (ksvc__hive_add_key(hive, path) == NULL) {
-            rc = set_error(b, KSVC_E_NO_MEMORY, ENOMEM, "out of memory");
-            goto done;
-        }
-        changed = 1;
+    if ((rc = full_key(b, key, &path)) != KSVC_OK)
+        return rc;
+    if ((rc = lock_hive(b)) != KSVC_OK) {
+        free(path);
+        return rc;
     }
     /* All changes are applied in memory first: one bad change leaves the
      * hive on disk untouched. */
-    for (i = 0; i < count && rc == KSVC_OK; i++)
-        rc = apply_change(b, hive, path, key, &changes[i], &changed);
+    rc = load_hive(b, &hive);
+    if (rc == KSVC_OK)
+        rc = apply_changes(b, hive, path, key, changes, count, &changed);
     if (rc == KSVC_OK && changed)
         rc = store_hive(b, hive);
-done:
+    unlock_hive(b);
     ksvc__hive_free(hive);
     free(path);
     return rc;
