@@ -7,7 +7,9 @@ From it this script makes, for one platform:
   list            the symbol names, one a line,
 and checks a built shared library:
   check           its exported symbols equal the list, no more and no fewer
-                  (and, for an ELF file, each carries its release node).
+                  (and, for an ELF file, each carries its release node);
+                  with --headers, also that the functions the public headers
+                  declare with KSVC_API are exactly the list (all platforms).
 
 The tagging convention is described at the top of src/libkservice.map: a
 symbol line may end with a comment `/* platform: NAME */`, and such a symbol
@@ -16,6 +18,8 @@ everywhere.
 """
 
 import argparse
+import glob
+import os
 import re
 import subprocess
 import sys
@@ -151,7 +155,32 @@ def exported_pe(objdump, library):
     return exported
 
 
-def check(nodes, platform, tool, library):
+_DECL_RE = re.compile(r"\bKSVC_API\s+[^;{]*?\b(ksvc_[A-Za-z0-9_]+)\s*\(")
+
+
+def declared_in_headers(headers_dir):
+    """Names of the functions the public headers declare with KSVC_API."""
+    names = set()
+    for header in sorted(glob.glob(os.path.join(headers_dir, "*.h"))):
+        with open(header, encoding="utf-8") as f:
+            text = _COMMENT_RE.sub(" ", f.read())
+        names.update(_DECL_RE.findall(text))
+    return names
+
+
+def check_headers(nodes, headers_dir):
+    listed = {symbol for _node, _previous, symbols in nodes for symbol, _only in symbols}
+    declared = declared_in_headers(headers_dir)
+    problems = []
+    for symbol in sorted(declared - listed):
+        problems.append("unlisted: %s is declared KSVC_API but not in the symbol list" % symbol)
+    for symbol in sorted(listed - declared):
+        problems.append("undeclared: %s is in the symbol list but no public header "
+                        "declares it with KSVC_API" % symbol)
+    return problems
+
+
+def check(nodes, platform, tool, library, headers_dir=None):
     expected = symbols_for(nodes, platform)
     if platform == "win32":
         exported = exported_pe(tool, library)
@@ -167,6 +196,8 @@ def check(nodes, platform, tool, library):
             if exported[symbol] != expected[symbol]:
                 problems.append("version: %s is exported as %s, the list says %s"
                                 % (symbol, exported[symbol], expected[symbol]))
+    if headers_dir:
+        problems += check_headers(nodes, headers_dir)
     for problem in problems:
         print(problem)
     print("%d symbols expected, %d exported, %d problems"
@@ -180,6 +211,8 @@ def main(argv):
     parser.add_argument("--platform", choices=PLATFORMS, required=True)
     parser.add_argument("--tool", default=None,
                         help="check: nm (ELF) or objdump (PE) to read the library with")
+    parser.add_argument("--headers", default=None,
+                        help="check: the public headers folder (include/kservice)")
     parser.add_argument("map")
     parser.add_argument("target", nargs="?",
                         help="output file, or the library for check (default: stdout)")
@@ -196,7 +229,7 @@ def main(argv):
         if not args.target:
             parser.error("check needs the library")
         tool = args.tool or ("objdump" if args.platform == "win32" else "nm")
-        return check(nodes, args.platform, tool, args.target)
+        return check(nodes, args.platform, tool, args.target, args.headers)
 
     if args.command == "version-script":
         text = version_script(nodes, args.platform)
