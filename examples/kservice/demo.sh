@@ -12,6 +12,7 @@ case $KSERVICE in
 *) KSERVICE=$(pwd)/$KSERVICE ;;
 esac
 
+HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kservice-demo.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT INT TERM
 ROOT=$WORK/machine
@@ -22,11 +23,10 @@ A=4.19.104
 B=4.19.121
 C=4.19.128
 
-# A stand-in kernel image of 72 KiB whose bytes name its version, in the
+# Stand-in x64 kernel images naming their version (fake-kernel.sh), in the
 # work folder (the demo runs there, so the commands show short names).
 make_kernel() {
-    awk -v v="$1" 'BEGIN { for (i = 0; i < 2048; i++)
-        printf "kernel %-16s block %05d\n", v, i }' >"$WORK/kernel-$1.img"
+    sh "$HERE/fake-kernel.sh" "$1" "$WORK/kernel-$1.img"
 }
 
 step() {

@@ -10,7 +10,9 @@ set -eu
 
 KSERVICE=${1:?usage: scenario.sh KSERVICE PYTHON3}
 PYTHON=${2:?usage: scenario.sh KSERVICE PYTHON3}
-REGHAND=$(cd "$(dirname "$0")" && pwd)/reghand.py
+HERE=$(cd "$(dirname "$0")" && pwd)
+REGHAND=$HERE/reghand.py
+FAKE_KERNEL=$HERE/../../examples/kservice/fake-kernel.sh
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kservice-cli.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT INT TERM
@@ -180,10 +182,9 @@ refused() {
     [ -s "$ERR" ] || fail "kservice $*: refused without a message"
 }
 
-# A 72 KiB stand-in kernel image whose bytes name its version.
+# A stand-in x64 kernel image whose header names its version.
 make_kernel() {
-    awk -v v="$1" 'BEGIN { for (i = 0; i < 2048; i++)
-        printf "kernel %-16s block %05d\n", v, i }' >"$WORK/$1"
+    sh "$FAKE_KERNEL" "$1" "$WORK/$1" "${2:-x64}"
 }
 
 for v in $A $B $C; do
