@@ -21,7 +21,9 @@
 #include <cmocka.h>
 
 #include <kservice/kservice.h>
-#ifndef _WIN32
+#ifdef _WIN32
+#include <kservice/win32.h>
+#else
 #include <kservice/posix.h>
 #include <sys/stat.h>
 #endif
@@ -283,6 +285,38 @@ static void posix_init_machine_refuses_unknown_versions(void **state)
 }
 #endif
 
+#ifdef _WIN32
+/* ---- the Win32 backend's options ------------------------------------------ */
+
+static void win32_open_refuses_unknown_option_versions(void **state)
+{
+    struct fixture *f = *state;
+    char tools[4096];
+    ksvc_win32_options good = KSVC_WIN32_OPTIONS_INIT;
+    ksvc_platform *platform;
+    size_t k;
+
+    snprintf(tools, sizeof tools, "%s\\abi-tools",
+             test_machine_scratch(f->machine));
+    for (k = 0; k < BAD_VERSION_COUNT; k++) {
+        ksvc_win32_options options = KSVC_WIN32_OPTIONS_INIT;
+
+        options.version = bad_versions(KSVC_WIN32_OPTIONS_VERSION, k);
+        options.tools_path = tools;
+        options.registry_root = "HKCU\\Software\\kservice-abi-test";
+        platform = (ksvc_platform *)&options;
+        assert_int_equal(ksvc_win32_open(&platform, &options),
+                         KSVC_E_STRUCT_VERSION);
+        assert_null(platform);
+    }
+    good.tools_path = tools;
+    good.registry_root = "HKCU\\Software\\kservice-abi-test";
+    assert_int_equal(ksvc_win32_open(&platform, &good), KSVC_OK);
+    assert_non_null(platform);
+    ksvc_win32_free(platform);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,7 +331,10 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(status_refuses_unknown_versions,
                                         setup, teardown),
-#ifndef _WIN32
+#ifdef _WIN32
+        cmocka_unit_test_setup_teardown(
+            win32_open_refuses_unknown_option_versions, setup, teardown),
+#else
         cmocka_unit_test_setup_teardown(
             posix_open_refuses_unknown_option_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(
