@@ -48,7 +48,50 @@ struct test_machine {
     int elevated;
     char **payloads;
     size_t payload_count;
+    pid_t owner;               /* the process that made the machine */
+    struct test_machine *next; /* in the list of live machines */
 };
+
+static void remove_tree_at(int dir_fd, const char *name);
+
+/* Machines not freed yet.  A failed assertion leaves its test without
+ * calling test_machine_free(); their folders are removed at exit instead,
+ * by the process that made them only (a forked child must not remove its
+ * parent's machines). */
+static test_machine *live_machines;
+
+static void remove_live_machines(void)
+{
+    test_machine *m;
+
+    for (m = live_machines; m; m = m->next) {
+        if (m->owner == getpid())
+            remove_tree_at(AT_FDCWD, m->base);
+    }
+}
+
+static void track(test_machine *m)
+{
+    static int registered;
+
+    if (!registered && atexit(remove_live_machines) == 0)
+        registered = 1;
+    m->owner = getpid();
+    m->next = live_machines;
+    live_machines = m;
+}
+
+static void untrack(test_machine *m)
+{
+    test_machine **at;
+
+    for (at = &live_machines; *at; at = &(*at)->next) {
+        if (*at == m) {
+            *at = m->next;
+            return;
+        }
+    }
+}
 
 static char *join(const char *a, const char *b)
 {
@@ -83,6 +126,7 @@ test_machine *test_machine_new(const ksvc_mock_machine *facts)
     if (mkdtemp(pattern) == NULL)
         fail_msg("mkdtemp %s: %s", pattern, strerror(errno));
     m->base = pattern;
+    track(m);
     m->root = join(m->base, "root");
     m->scratch = join(m->base, "scratch");
     if (mkdir(m->scratch, 0755) != 0)
@@ -156,6 +200,7 @@ void test_machine_free(test_machine *m)
 
     if (!m)
         return;
+    untrack(m);
     ksvc_posix_free(m->posix);
     remove_tree_at(AT_FDCWD, m->base);
     for (i = 0; i < m->payload_count; i++)
