@@ -607,6 +607,14 @@ static void last_error_text(void **state)
 
 /* ---- the lock across processes ---- */
 
+/* End a forked child: free its table, skip the parent's atexit handlers and
+ * cmocka's state (_exit). */
+static void child_exit(ksvc_platform *q, int code)
+{
+    test_machine_platform_close(q);
+    _exit(code);
+}
+
 static void lock_excludes_other_processes(void **state)
 {
     test_machine *m = test_machine_new(NULL);
@@ -628,8 +636,8 @@ static void lock_excludes_other_processes(void **state)
         int ok = q->lock(q, 1000) == KSVC_OK;
         if (write(to_parent[1], ok ? "L" : "F", 1) != 1 ||
             read(to_child[0], &byte, 1) != 1)
-            _exit(3);
-        _exit(q->unlock(q) == KSVC_OK ? 0 : 4);
+            child_exit(q, 3);
+        child_exit(q, q->unlock(q) == KSVC_OK ? 0 : 4);
     }
     assert_int_equal(read(to_parent[0], &byte, 1), 1);
     assert_int_equal(byte, 'L');
@@ -647,7 +655,7 @@ static void lock_excludes_other_processes(void **state)
         ksvc_platform *q;
         alarm(20); /* never outlive a parent whose assertion failed */
         q = test_machine_platform_open(m);
-        _exit(q->lock(q, 100) == KSVC_E_BUSY ? 0 : 5);
+        child_exit(q, q->lock(q, 100) == KSVC_E_BUSY ? 0 : 5);
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
@@ -662,11 +670,11 @@ static void lock_excludes_other_processes(void **state)
         alarm(20); /* never outlive a parent whose assertion failed */
         q = test_machine_platform_open(m);
         if (q->lock(q, 1000) != KSVC_OK)
-            _exit(6);
+            child_exit(q, 6);
         if (write(to_parent[1], "L", 1) != 1)
-            _exit(7);
+            child_exit(q, 7);
         pause(); /* killed while holding the lock */
-        _exit(8);
+        child_exit(q, 8);
     }
     assert_int_equal(read(to_parent[0], &byte, 1), 1);
     assert_int_equal(p->lock(p, 50), KSVC_E_BUSY);
@@ -708,9 +716,9 @@ static void concurrent_hive_writers_lose_nothing(void **state)
                 sprintf(name, "W%d_%d", w, i);
                 if (q->reg_write(q, "SOFTWARE\\KServiceConcurrent", &change,
                                  1) != KSVC_OK)
-                    _exit(1);
+                    child_exit(q, 1);
             }
-            _exit(0);
+            child_exit(q, 0);
         }
     }
     for (w = 0; w < WRITERS; w++) {
