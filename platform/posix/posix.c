@@ -246,7 +246,8 @@ static int require_absent_or_regular(posix_backend *b, const char *name)
     return rc == KSVC_E_NOT_FOUND ? KSVC_OK : rc;
 }
 
-/* Make a change of the tools folder's entries durable. */
+/* Make a change of a folder's entries (a new, renamed or removed name)
+ * durable. */
 static int sync_folder(posix_backend *b, int dir_fd, const char *path)
 {
     /* EINVAL: a file system that cannot sync a folder (some network and
