@@ -378,6 +378,22 @@ static int reinstall_same(MSIHANDLE install, ksvc_context *ctx,
     return ksvc_install(ctx, data->payload_path, data->version, &options);
 }
 
+/* Log the slots and the kernel to boot after the change. */
+static void log_state(MSIHANDLE install, ksvc_context *ctx)
+{
+    static const char *const slot_names[] = { "none", "kernel",
+                                              "kernel.rollback" };
+    ksvc_status status = KSVC_STATUS_INIT;
+
+    if (ksvc_status_get(ctx, &status) != KSVC_OK)
+        return;
+    say(install, "kservice: kernel: %s, kernel.rollback: %s, boots: %s",
+        status.kernel.recorded ? status.kernel.kernel_version : "none",
+        status.rollback.recorded ? status.rollback.kernel_version : "none",
+        slot_names[status.effective <= KSVC_SLOT_ROLLBACK ? status.effective
+                                                          : 0]);
+}
+
 static UINT install_kernel(MSIHANDLE install, const ca_install_data *data)
 {
     ksvc_install_options options = KSVC_INSTALL_OPTIONS_INIT;
@@ -398,6 +414,7 @@ static UINT install_kernel(MSIHANDLE install, const ca_install_data *data)
     } else if (installed) {
         say(install, "kservice: kernel %s installed from %s", data->version,
             data->payload_path);
+        log_state(install, ctx);
         say(install, "kservice: %s", ksvc_restart_message());
     }
     close_machine(&machine);

@@ -8,7 +8,8 @@
 #
 # BUILD_DIR is set up from scratch: a mingw-w64 cross build (no cmocka
 # needed), the MSIs, and the prefix BUILD_DIR/wineprefix (tests/wine/
-# prefix.sh).  Kernels A < B < C < D are random files; E is an empty one.
+# prefix.sh).  Kernels A < B < C < D are stand-in x64 bzImages made by
+# examples/kservice/fake-kernel.sh; E is an empty file.
 #
 #  0. fresh machine without WSL: msiexec /i A.msi fails and writes nothing
 #     (no lxss folder, no Lxss key, no registration, nothing staged)
@@ -91,14 +92,12 @@ KSERVICE=$build/examples/kservice/kservice.exe
 work=$build/msi-test
 mkdir -p "$work"
 say "kernels and MSIs in $work"
-make_kernel() {
-    # Distinct sizes and random content: no two kernels compare equal.
-    head -c "$2" /dev/urandom >"$work/$1.kernel"
-}
-make_kernel A 300001
-make_kernel B 300002
-make_kernel C 300003
-make_kernel D 300004
+# Stand-in x64 bzImages that name their version (the library checks the
+# image header); no two versions have equal bytes.
+for k in A B C D; do
+    eval "version=\$$k"
+    sh examples/kservice/fake-kernel.sh "$version" "$work/$k.kernel" x64
+done
 : >"$work/E.kernel"
 for k in A B C D E; do
     eval "version=\$$k"
@@ -109,6 +108,16 @@ sh examples/msi/build-msi "$build" "$work/C.kernel" "$C" "$work/C2.msi"
 # The helper that reads and closes a message box (step 5b).
 x86_64-w64-mingw32-gcc -std=c99 -Wall -Wextra -Werror -O2 -municode \
     -o "$work/msgbox.exe" tests/msi/msgbox.c
+
+# What Wine cannot show (it runs everything as an administrator), the
+# package must still say: the install action is deferred and runs without
+# impersonation, the pre-check is immediate.
+msiinfo export "$work/A.msi" CustomAction | tr -d '\r' >"$work/actions"
+for row in 'KsvcPrecheck	1	KsvcCustomActions	KsvcPrecheck' \
+           'KsvcInstall	3073	KsvcCustomActions	KsvcInstall'; do
+    grep -qF "$row" "$work/actions" || fail "A.msi's CustomAction table lacks: $row"
+done
+pass "KsvcPrecheck is immediate (type 1), KsvcInstall deferred without impersonation (3073)"
 
 # ---- the machine -----------------------------------------------------------
 
