@@ -36,6 +36,9 @@ TEST_STAGES="$TEST_STAGES wine"
 # test; mingw-w64 and Wine as above.
 TEST_PACKAGES="$TEST_PACKAGES wixl msitools xvfb xauth mingw-w64 wine wine64"
 TEST_STAGES="$TEST_STAGES msi"
+# The benchmark (tests/bench; not a stage, see README "Performance"): the
+# openssl command is its SHA-256 baseline, strace counts fsync calls.
+TEST_PACKAGES="$TEST_PACKAGES openssl strace"
 
 cd "$(dirname "$0")"
 TOP=$(pwd)
