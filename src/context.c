@@ -1,4 +1,5 @@
 /* Contexts, locking, status and the boot path. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,7 +159,7 @@ static void add_problem(ksvc_context *ctx, ksvc_status *s, const char *fmt,
 /* Fill one slot's status from the file and the record; hash on request. */
 static int describe_slot(ksvc_context *ctx, const char *name,
                          const ksvc__slot_meta *m, const ksvc__state *st,
-                         int verify, ksvc_slot_status *out)
+                         ksvc_slot_status *out)
 {
     ksvc_file_info info;
     int err = ksvc__stat(ctx, name, &info);
@@ -174,7 +175,9 @@ static int describe_slot(ksvc_context *ctx, const char *name,
     out->bad = m->recorded && ksvc__bad_contains(st, m->version);
     out->intact = out->present && m->recorded &&
                   (!m->has_size || m->size == info.size);
-    if (verify && out->intact && m->sha256[0]) {
+    /* Always hashed, whatever the flags: bytes changed behind the
+     * library's back with the size kept are never reported intact. */
+    if (out->intact && m->sha256[0]) {
         char actual[65];
         uint64_t size;
         err = ksvc__hash_slot(ctx, name, actual, &size);
@@ -183,6 +186,42 @@ static int describe_slot(ksvc_context *ctx, const char *name,
         out->intact = !strcmp(actual, m->sha256) && size == info.size;
     }
     return KSVC_OK;
+}
+
+/* The version named inside a present slot's image, "" when none. */
+static int image_version(ksvc_context *ctx, const char *name, int present,
+                         char out[KSVC_KVER_MAX + 1])
+{
+    ksvc__image_info info;
+    ksvc_file *f;
+    int err;
+
+    out[0] = '\0';
+    if (!present)
+        return KSVC_OK;
+    err = ctx->p->file_open(ctx->p, name, KSVC_OPEN_READ, &f);
+    if (err)
+        return ksvc__platform_fail(ctx, err, name);
+    err = ksvc__image_read(ctx, f, name, &info);
+    ctx->p->file_close(f);
+    if (err == KSVC_E_BAD_PAYLOAD)
+        return KSVC_OK; /* not an image: no version to show */
+    if (!err && info.has_version)
+        strcpy(out, info.version);
+    return err;
+}
+
+/* A slot whose image names another version than the one recorded. */
+static void check_image_version(ksvc_context *ctx, ksvc_status *s,
+                                const ksvc_slot_status *slot,
+                                const char *image, const char *name)
+{
+    if (slot->recorded && image[0] &&
+        !ksvc__kver_equal(image, slot->kernel_version))
+        add_problem(ctx, s,
+                    "The kernel file %s names another version in its image "
+                    "than the one recorded.",
+                    name);
 }
 
 static void list_problems(ksvc_context *ctx, ksvc_status *s,
@@ -214,6 +253,10 @@ static void list_problems(ksvc_context *ctx, ksvc_status *s,
         add_problem(ctx, s, "%s",
                     "An interrupted servicing operation waits for an "
                     "administrator to finish it.");
+    check_image_version(ctx, s, &s->kernel, s->kernel_image_version,
+                        KSVC__F_KERNEL);
+    check_image_version(ctx, s, &s->rollback, s->rollback_image_version,
+                        KSVC__F_ROLLBACK);
 }
 
 static void fill_status(ksvc_context *ctx, const ksvc__state *st,
@@ -234,17 +277,22 @@ static void fill_status(ksvc_context *ctx, const ksvc__state *st,
 static int status_locked(ksvc_context *ctx, ksvc_status *s)
 {
     const ksvc__state *st = &ctx->status_state;
-    int verify = (s->flags & KSVC_STATUS_VERIFY) != 0;
     const ksvc_slot_status *eff;
     ksvc__journal j;
     int journal_pending, err;
 
     fill_status(ctx, st, s);
-    err = describe_slot(ctx, KSVC__F_KERNEL, &st->kernel, st, verify,
+    err = describe_slot(ctx, KSVC__F_KERNEL, &st->kernel, st,
                         &s->kernel);
     if (!err)
-        err = describe_slot(ctx, KSVC__F_ROLLBACK, &st->rollback, st, verify,
+        err = describe_slot(ctx, KSVC__F_ROLLBACK, &st->rollback, st,
                             &s->rollback);
+    if (!err)
+        err = image_version(ctx, KSVC__F_KERNEL, s->kernel.present,
+                            s->kernel_image_version);
+    if (!err)
+        err = image_version(ctx, KSVC__F_ROLLBACK, s->rollback.present,
+                            s->rollback_image_version);
     if (!err)
         err = ksvc__journal_load(ctx, &j, &journal_pending);
     if (err)
@@ -267,9 +315,9 @@ int ksvc_status_get(ksvc_context *ctx, ksvc_status *status)
     if (!ctx || !status)
         return KSVC_E_INVALID_ARGUMENT;
     ksvc__clear_error(ctx);
-    if (status->version != KSVC_STATUS_VERSION)
+    if (status->version < 1 || status->version > KSVC_STATUS_VERSION)
         return ksvc__fail(ctx, KSVC_E_STRUCT_VERSION,
-                          "ksvc_status version %u, expected %u",
+                          "ksvc_status version %u, expected 1 to %u",
                           status->version, KSVC_STATUS_VERSION);
     s.flags = status->flags;
     err = ksvc__begin(ctx, &ctx->status_state, 0);
@@ -277,8 +325,14 @@ int ksvc_status_get(ksvc_context *ctx, ksvc_status *status)
         return err;
     err = status_locked(ctx, &s);
     ksvc__unlock(ctx);
-    if (!err)
-        *status = s;
+    if (!err) {
+        /* A version-1 caller's structure ends before the image versions. */
+        s.version = status->version;
+        memcpy(status, &s,
+               status->version == 1
+                   ? offsetof(ksvc_status, kernel_image_version)
+                   : sizeof s);
+    }
     return err;
 }
 

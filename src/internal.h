@@ -170,6 +170,39 @@ int ksvc__remove_temporaries(ksvc_context *ctx);
  * manual revert.  Needs the lock and elevation. */
 int ksvc__recover(ksvc_context *ctx);
 
+/* ---- kernel images (image.c) ---- */
+#define KSVC__IMAGE_NONE 0
+#define KSVC__IMAGE_BZIMAGE 1
+#define KSVC__IMAGE_ARM64 2
+/* Bytes at a file's start that hold every header field read: the x86
+ * kernel_version pointer reaches 0xFFFF + 0x200, then the version. */
+#define KSVC__IMAGE_HEAD (0x10200u + KSVC_KVER_MAX + 2u)
+
+/* What a kernel file is. */
+typedef struct ksvc__image_info {
+    int kind;                        /* KSVC__IMAGE_* */
+    ksvc_arch arch;                  /* KSVC_ARCH_UNKNOWN: 32-bit x86 */
+    int has_version;                 /* the image names its version */
+    char version[KSVC_KVER_MAX + 1]; /* that version */
+    char why[96];                    /* why the file was refused */
+} ksvc__image_info;
+/* Identify from the first @p head_len bytes (at most KSVC__IMAGE_HEAD are
+ * looked at) of a file of @p file_size bytes; an arm64 version needs
+ * ksvc__image_find_banner.  KSVC_OK or KSVC_E_BAD_PAYLOAD with info->why. */
+int ksvc__image_parse_head(const unsigned char *head, size_t head_len,
+                           uint64_t file_size, ksvc__image_info *info);
+/* Find the first `Linux version V` banner with a valid V; returns its
+ * offset (size when none) and sets info->version / has_version. */
+size_t ksvc__image_find_banner(const unsigned char *data, size_t size,
+                               ksvc__image_info *info);
+/* Both of the above over a whole image in memory (the fuzz target). */
+int ksvc__image_identify(const unsigned char *data, size_t size,
+                         ksvc__image_info *info);
+/* Identify an open file through the platform (detail set on failure). */
+int ksvc__image_read(ksvc_context *ctx, ksvc_file *f, const char *label,
+                     ksvc__image_info *info);
+const char *ksvc__arch_name(ksvc_arch arch);
+
 /* ---- locking and common preconditions (context.c) ---- */
 int ksvc__lock(ksvc_context *ctx);
 void ksvc__unlock(ksvc_context *ctx);

@@ -305,22 +305,98 @@ static int plan_install(ksvc_context *ctx, const ksvc__state *st,
     return KSVC_OK;
 }
 
+/* Identify the kernel image in an open file. */
+static int read_image(ksvc_context *ctx, int payload, const char *name,
+                      ksvc__image_info *info)
+{
+    const ksvc_platform *p = ctx->p;
+    ksvc_file *f;
+    int err = payload ? p->payload_open(p, name, &f)
+                      : p->file_open(p, name, KSVC_OPEN_READ, &f);
+
+    if (err)
+        return ksvc__platform_fail(ctx, err,
+                                   payload ? "opening the payload" : name);
+    err = ksvc__image_read(ctx, f, name, info);
+    p->file_close(f);
+    return err;
+}
+
+/* The payload must be a kernel image for this machine; the version it
+ * names decides (none given) or must agree (one given). */
+static int check_image(ksvc_context *ctx, const char *path, const char *given,
+                       ksvc__image_info *info)
+{
+    ksvc_arch machine;
+    int err = read_image(ctx, 1, path, info);
+
+    if (err)
+        return err;
+    err = ctx->p->arch(ctx->p, &machine);
+    if (err)
+        return ksvc__platform_fail(ctx, err, "reading the architecture");
+    if (info->arch != machine)
+        return ksvc__fail(ctx, KSVC_E_WRONG_ARCH,
+                          "%s is a kernel for %s; this machine is %s", path,
+                          ksvc__arch_name(info->arch),
+                          ksvc__arch_name(machine));
+    if (given && info->has_version &&
+        !ksvc__kver_equal(given, info->version))
+        return ksvc__fail(ctx, KSVC_E_VERSION_MISMATCH,
+                          "version %s was given, but %s names %s", given,
+                          path, info->version);
+    if (!given && !info->has_version)
+        return ksvc__fail(ctx, KSVC_E_VERSION_SYNTAX,
+                          "%s does not name its kernel version; give it "
+                          "explicitly",
+                          path);
+    return KSVC_OK;
+}
+
+/* The staged copy must be the image that was checked: the payload may have
+ * changed between the check and the copy. */
+static int check_staged_image(ksvc_context *ctx, const char *path,
+                              const ksvc__image_info *expected)
+{
+    ksvc__image_info staged;
+    int err = read_image(ctx, 0, KSVC__F_KERNEL_NEW, &staged);
+
+    if (err == KSVC_E_BAD_PAYLOAD ||
+        (!err && (staged.kind != expected->kind ||
+                  staged.arch != expected->arch ||
+                  staged.has_version != expected->has_version ||
+                  strcmp(staged.version, expected->version) != 0)))
+        err = ksvc__fail(ctx, KSVC_E_BAD_PAYLOAD,
+                         "%s changed while it was copied", path);
+    if (err)
+        ctx->p->remove(ctx->p, KSVC__F_KERNEL_NEW);
+    return err;
+}
+
 static int install_locked(ksvc_context *ctx, const ksvc__state *st,
-                          const char *payload_path, const char *version,
+                          const char *payload_path, const char *given,
                           const ksvc_install_options *o)
 {
+    ksvc__image_info image;
+    const char *version;
     ksvc__slot_meta m;
     ksvc__journal *j;
     int err = require_precheck(ctx);
 
     if (!err)
-        err = check_install_policy(ctx, st, version, o->flags);
+        err = check_image(ctx, payload_path, given, &image);
+    if (err)
+        return err;
+    version = given ? given : image.version;
+    err = check_install_policy(ctx, st, version, o->flags);
     if (err)
         return err;
     memset(&m, 0, sizeof m);
     m.recorded = 1;
     strcpy(m.version, version);
     err = stage_payload(ctx, payload_path, o, &m);
+    if (!err)
+        err = check_staged_image(ctx, payload_path, &image);
     if (err)
         return err;
     j = malloc(sizeof *j);
@@ -347,13 +423,13 @@ int ksvc_install(ksvc_context *ctx, const char *payload_path,
     ksvc__state st;
     int err;
 
-    if (!ctx || !payload_path || !kernel_version)
+    if (!ctx || !payload_path)
         return KSVC_E_INVALID_ARGUMENT;
     ksvc__clear_error(ctx);
     if (!options)
         options = &defaults;
     err = check_install_options(ctx, options);
-    if (!err)
+    if (!err && kernel_version)
         err = check_version_text(ctx, kernel_version);
     if (!err)
         err = ksvc__begin(ctx, &st, 1);

@@ -60,7 +60,11 @@ extern "C" {
     XX(TOO_LONG, -27, "a name, path or value is too long")                  \
     XX(UNSUPPORTED, -28, "the platform does not support this operation")    \
     XX(PLATFORM_VERSION, -29, "the platform table has an unknown version")  \
-    XX(RECOVERY, -30, "an interrupted operation could not be completed")
+    XX(RECOVERY, -30, "an interrupted operation could not be completed")  \
+    XX(WRONG_ARCH, -31,                                                     \
+       "the kernel image is built for another processor architecture")     \
+    XX(VERSION_MISMATCH, -32,                                               \
+       "the version given differs from the one inside the kernel image")
 
 /** The library's error codes: 0 is success, every error is negative. */
 typedef enum ksvc_error {
@@ -68,7 +72,7 @@ typedef enum ksvc_error {
 #define KSVC_ERROR_ENUM_(name, value, message) KSVC_E_##name = value,
     KSVC_ERROR_MAP(KSVC_ERROR_ENUM_)
 #undef KSVC_ERROR_ENUM_
-    KSVC_E_LAST_ = -31 /**< one below the lowest code; not an error */
+    KSVC_E_LAST_ = -33 /**< one below the lowest code; not an error */
 } ksvc_error;
 
 /**

@@ -237,11 +237,22 @@ typedef struct ksvc_install_options {
  * named `kernel` exists at every instant.  Requires administrator rights and
  * a passing pre-check; refuses a version marked bad, a downgrade and a
  * reinstall unless the options allow them.
+ *
+ * The payload must be a Linux kernel image for the machine's architecture:
+ * an x86-64 bzImage on x64, an arm64 Image on arm64.  The version it names
+ * (the bzImage `kernel_version` string, the arm64 `Linux version` banner)
+ * is the version installed when @p kernel_version is NULL, and a
+ * @p kernel_version that contradicts it is refused.
  * @param ctx          the context
  * @param payload_path the new kernel file
- * @param kernel_version its version, such as "5.15.153.1"
+ * @param kernel_version its version, such as "5.15.153.1", or NULL to use
+ *                     the version named inside the image
  * @param options      options, or NULL for the defaults
- * @return #KSVC_OK or an error; on error nothing changed
+ * @return #KSVC_OK or an error; on error nothing changed.  Among the
+ *         refusals: #KSVC_E_BAD_PAYLOAD (not a kernel image, or a truncated
+ *         or inconsistent header), #KSVC_E_WRONG_ARCH,
+ *         #KSVC_E_VERSION_MISMATCH, #KSVC_E_VERSION_SYNTAX (no version given
+ *         and none inside the image)
  */
 KSVC_API int ksvc_install(ksvc_context *ctx, const char *payload_path,
                           const char *kernel_version,
@@ -288,15 +299,17 @@ typedef enum ksvc_slot {
 typedef struct ksvc_slot_status {
     int present;  /**< a regular file has the slot's name */
     int recorded; /**< the registry records a version for it */
-    int intact;   /**< present and matches what is recorded (size, and the
-                       SHA-256 when verified) */
+    int intact;   /**< present and matches what is recorded: its size and
+                       its SHA-256 (hashed on every ksvc_status_get()) */
     int bad;      /**< its recorded version is marked bad */
     uint64_t size;                  /**< size of the file on disk */
     char kernel_version[KSVC_KVER_MAX + 1]; /**< recorded version, or "" */
     char sha256[65];                /**< recorded SHA-256 in hex, or "" */
 } ksvc_slot_status;
 
-/** Status flag: hash both slots and compare with the recorded SHA-256. */
+/** Status flag: hash both slots and compare with the recorded SHA-256.
+ * Both slots are now hashed on every call, so the flag is accepted and
+ * changes nothing. */
 #define KSVC_STATUS_VERIFY 0x1u
 
 /** The answer of ksvc_status(). */
@@ -316,15 +329,22 @@ typedef struct ksvc_status {
     size_t problem_count;      /**< number of problems found */
     const char *const *problems; /**< one sentence each; owned like
                                       @c bad_versions */
+    /* ---- version 2 ---- */
+    /** The version named inside the `kernel` file's image (its bzImage
+     * `kernel_version` or arm64 banner), or "" when absent or unnamed. */
+    char kernel_image_version[KSVC_KVER_MAX + 1];
+    /** The same for `kernel.rollback`. */
+    char rollback_image_version[KSVC_KVER_MAX + 1];
 } ksvc_status;
 
-/** Current version of ::ksvc_status. */
-#define KSVC_STATUS_VERSION 1
+/** Current version of ::ksvc_status.  A caller built for version 1 passes
+ * 1 and gets the fields up to @c problems only. */
+#define KSVC_STATUS_VERSION 2
 /** Initialiser for ::ksvc_status. */
 #define KSVC_STATUS_INIT                                                     \
     { KSVC_STATUS_VERSION, 0, { 0, 0, 0, 0, 0, { 0 }, { 0 } },               \
       { 0, 0, 0, 0, 0, { 0 }, { 0 } }, 0, { 0 }, KSVC_SLOT_NONE, 0, 0, NULL, \
-      0, NULL }
+      0, NULL, { 0 }, { 0 } }
 
 /**
  * Describe both slots, the rollback state, the bad versions and any problem
