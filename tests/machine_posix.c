@@ -246,6 +246,43 @@ void test_machine_set_elevated(test_machine *m, int elevated)
     m->elevated = elevated != 0;
 }
 
+/* libkservice installs kernel images only: give a payload the header of
+ * one for the machine's architecture (an x86-64 bzImage setup header, or
+ * the arm64 Image magic), naming no version, so the version given to
+ * install is the one that counts.  A payload too small to hold a setup
+ * header is left as it is (and refused as not a kernel). */
+static void stamp_kernel_header(test_machine *m, const char *path,
+                                size_t size)
+{
+    unsigned char head[0x240];
+    ksvc_arch arch = KSVC_ARCH_X64;
+    FILE *f;
+
+    if (size < 2048)
+        return;
+    if (m->posix->arch(m->posix, &arch) != KSVC_OK)
+        fail_msg("reading the machine's architecture");
+    f = fopen(path, "r+b");
+    if (!f || fread(head, 1, sizeof head, f) != sizeof head)
+        fail_msg("read %s: %s", path, strerror(errno));
+    if (arch == KSVC_ARCH_ARM64) {
+        memcpy(head + 0x38, "ARM\x64", 4);
+    } else {
+        head[0x1F1] = 3;                   /* setup_sects: 2048 bytes */
+        head[0x1FE] = 0x55;                /* boot flag 0xAA55 */
+        head[0x1FF] = 0xAA;
+        memcpy(head + 0x202, "HdrS", 4);   /* magic */
+        head[0x206] = 0x0F;                /* boot protocol 2.15 */
+        head[0x207] = 0x02;
+        head[0x20E] = head[0x20F] = 0;     /* no kernel_version string */
+        head[0x236] = 1;                   /* xloadflags: 64-bit kernel */
+        head[0x237] = 0;
+    }
+    if (fseek(f, 0, SEEK_SET) != 0 || fwrite(head, 1, sizeof head, f) !=
+                                          sizeof head || fclose(f) != 0)
+        fail_msg("write %s: %s", path, strerror(errno));
+}
+
 const char *test_machine_payload(test_machine *m, const char *label,
                                  unsigned seed, size_t size)
 {
@@ -268,6 +305,7 @@ const char *test_machine_payload(test_machine *m, const char *label,
     }
     if (fclose(f) != 0)
         fail_msg("close %s: %s", path, strerror(errno));
+    stamp_kernel_header(m, path, size);
     grown = realloc(m->payloads, (m->payload_count + 1) * sizeof(*grown));
     if (!grown)
         fail_msg("out of memory");
