@@ -162,7 +162,7 @@ static char *get_property(MSIHANDLE install, const wchar_t *name)
 /* This machine as the library sees it. */
 typedef struct ca_machine {
     ksvc_platform *win32; /* the real System32\lxss\tools and HKLM */
-    ksvc_platform reader; /* a read-only view of it (open_reader) */
+    ksvc_platform reader; /* a read-only view of it (open_machine) */
     ksvc_context *ctx;
 } ca_machine;
 
