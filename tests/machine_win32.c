@@ -417,6 +417,30 @@ const char *test_machine_scratch(test_machine *m)
     return m->scratch_utf8;
 }
 
+/* libkservice installs kernel images only: give a payload the header of
+ * one for the simulated architecture (an x86-64 bzImage setup header, or
+ * the arm64 Image magic), naming no version, so the version given to
+ * install is the one that counts.  A payload too small to hold a setup
+ * header is left as it is (and refused as not a kernel). */
+static void stamp_kernel_header(unsigned char *head, size_t size)
+{
+    if (size < 2048)
+        return;
+    if (simulated_native == IMAGE_FILE_MACHINE_ARM64) {
+        memcpy(head + 0x38, "ARM\x64", 4);
+        return;
+    }
+    head[0x1F1] = 3;                 /* setup_sects: 2048 bytes */
+    head[0x1FE] = 0x55;              /* boot flag 0xAA55 */
+    head[0x1FF] = 0xAA;
+    memcpy(head + 0x202, "HdrS", 4); /* magic */
+    head[0x206] = 0x0F;              /* boot protocol 2.15 */
+    head[0x207] = 0x02;
+    head[0x20E] = head[0x20F] = 0;   /* no kernel_version string */
+    head[0x236] = 1;                 /* xloadflags: 64-bit kernel */
+    head[0x237] = 0;
+}
+
 const char *test_machine_payload(test_machine *m, const char *label,
                                  unsigned seed, size_t size)
 {
@@ -436,6 +460,7 @@ const char *test_machine_payload(test_machine *m, const char *label,
         x ^= x << 5;
         bytes[i] = (unsigned char)(x >> 24);
     }
+    stamp_kernel_header(bytes, size);
     snprintf(path, sizeof path, "%s\\payload-%s", m->scratch_utf8, label);
     test_wide_from_utf8(path, wpath + 4, sizeof wpath / sizeof wpath[0] - 4);
     memcpy(wpath, L"\\\\?\\", 4 * sizeof(wchar_t));
