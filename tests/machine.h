@@ -34,7 +34,10 @@ void test_machine_platform_close(ksvc_platform *p);
 void test_machine_set_elevated(test_machine *m, int elevated);
 
 /* Write a payload file of @size bytes outside the tools folder whose bytes
- * are derived from @seed; returns its path (owned by the machine). */
+ * are derived from @seed; from 2048 bytes on it starts with the header of a
+ * kernel image for the machine's architecture that names no version (the
+ * library installs kernel images only).  Returns its path (owned by the
+ * machine). */
 const char *test_machine_payload(test_machine *m, const char *label,
                                  unsigned seed, size_t size);
 
