@@ -371,7 +371,7 @@ static void payload_sha256(machine *m, const char *path, char hex[65])
 {
     unsigned char *buf = malloc(CHUNK);
     ksvc__hasher h;
-    ksvc_file *f;
+    ksvc_file *f = NULL;
     uint64_t offset = 0;
     size_t got;
 
@@ -941,7 +941,7 @@ static void parse_args(config *c, int argc, char **argv)
     memset(c, 0, sizeof *c);
     c->runs = 5;
     parse_sizes(c, "1M,64M,1G");
-    for (i = 1; i < argc; i++) {
+    for (i = 1; i < argc; i += 2) {
         const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!val)
             die("%s needs a value", arg);
@@ -958,7 +958,6 @@ static void parse_args(config *c, int argc, char **argv)
         else
             die("unknown option %s (see the head of tests/bench/bench.c)",
                 arg);
-        i++;
     }
     if (!c->kservice)
         die("%s", "--kservice PATH is required");
