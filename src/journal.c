@@ -371,16 +371,45 @@ int ksvc__journal_finish(ksvc_context *ctx, const ksvc__journal *j)
     return committed ? commit(ctx, j) : undo(ctx, j);
 }
 
+/* Is the file under a temporary name one this library left behind?  Its
+ * own leftovers are regular files with one name, except the rollback
+ * temporary, which is a second name of `kernel` (both then have two).  A
+ * link, a folder or a file with a name elsewhere was planted: it is left
+ * for a human, and the next operation refuses to work around it. */
+static int own_leftover(ksvc_context *ctx, const char *name,
+                        const ksvc_file_info *info, int *own)
+{
+    ksvc_file_info kernel;
+    int err;
+
+    *own = 0;
+    if (info->kind != KSVC_FILE_REGULAR)
+        return KSVC_OK;
+    if (info->links <= 1) {
+        *own = 1;
+        return KSVC_OK;
+    }
+    if (strcmp(name, KSVC__F_ROLLBACK_NEW) != 0 || info->links != 2)
+        return KSVC_OK;
+    err = ksvc__stat(ctx, KSVC__F_KERNEL, &kernel);
+    *own = !err && kernel.kind == KSVC_FILE_REGULAR && kernel.links == 2 &&
+           kernel.size == info->size;
+    return err;
+}
+
 int ksvc__remove_temporaries(ksvc_context *ctx)
 {
     static const char *const temporaries[] = {KSVC__F_KERNEL_NEW,
                                               KSVC__F_ROLLBACK_NEW};
+    ksvc_file_info info;
     size_t i;
-    int present, err;
+    int own, err;
 
     for (i = 0; i < sizeof temporaries / sizeof temporaries[0]; i++) {
-        err = exists(ctx, temporaries[i], &present);
-        if (!err && present)
+        err = ksvc__stat(ctx, temporaries[i], &info);
+        if (!err && info.kind != KSVC_FILE_NONE)
+            err = own_leftover(ctx, temporaries[i], &info, &own);
+        if (!err && info.kind != KSVC_FILE_NONE && own)
             err = remove_name(ctx, temporaries[i]);
         if (err)
             return err;

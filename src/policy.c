@@ -41,19 +41,50 @@ static int stream_copy(ksvc_context *ctx, ksvc_file *src, const char *src_label,
     return err ? ksvc__platform_fail(ctx, err, dst_name) : KSVC_OK;
 }
 
-/* Create temp_name afresh (a leftover from a crash is removed first). */
+/* Create temp_name afresh.  Recovery has removed this library's own
+ * leftovers before any operation starts, so whatever still stands there
+ * was planted (a link, a second name of a foreign file): refuse it. */
 static int create_temp(ksvc_context *ctx, const char *temp_name,
                        ksvc_file **out)
 {
     const ksvc_platform *p = ctx->p;
     int err = p->file_open(p, temp_name, KSVC_OPEN_CREATE_NEW, out);
 
-    if (err == KSVC_E_EXISTS) {
-        err = p->remove(p, temp_name);
-        if (!err)
-            err = p->file_open(p, temp_name, KSVC_OPEN_CREATE_NEW, out);
-    }
+    *out = err ? NULL : *out;
+    if (err == KSVC_E_EXISTS || err == KSVC_E_UNSAFE_PATH)
+        return ksvc__fail(ctx, KSVC_E_UNSAFE_PATH,
+                          "%s: a file this library did not leave stands "
+                          "under its temporary name; remove it",
+                          temp_name);
     return err ? ksvc__platform_fail(ctx, err, temp_name) : KSVC_OK;
+}
+
+/* A slot must be a regular file with no other name: a second name
+ * (a hard link planted elsewhere) would let someone else change a kernel
+ * that this library vouches for. */
+static int check_slot_names(ksvc_context *ctx)
+{
+    static const char *const slots[] = {KSVC__F_KERNEL, KSVC__F_ROLLBACK};
+    ksvc_file_info info;
+    size_t i;
+    int err;
+
+    for (i = 0; i < sizeof slots / sizeof slots[0]; i++) {
+        err = ksvc__stat(ctx, slots[i], &info);
+        if (err)
+            return err;
+        if (info.kind == KSVC_FILE_OTHER)
+            return ksvc__fail(ctx, KSVC_E_UNSAFE_PATH,
+                              "%s is a link, a folder or a device, not a "
+                              "kernel file",
+                              slots[i]);
+        if (info.kind == KSVC_FILE_REGULAR && info.links > 1)
+            return ksvc__fail(ctx, KSVC_E_UNSAFE_PATH,
+                              "%s has %lu names: a hard link elsewhere could "
+                              "change it",
+                              slots[i], (unsigned long)info.links);
+    }
+    return KSVC_OK;
 }
 
 int ksvc__copy_to_temp(ksvc_context *ctx, ksvc_file *src, const char *src_label,
@@ -252,8 +283,12 @@ static int stage_rollback(ksvc_context *ctx)
     ksvc_file *src;
     int err;
 
-    p->remove(p, KSVC__F_ROLLBACK_NEW);
     err = p->hard_link(p, KSVC__F_KERNEL, KSVC__F_ROLLBACK_NEW);
+    if (err == KSVC_E_EXISTS || err == KSVC_E_UNSAFE_PATH)
+        return ksvc__fail(ctx, KSVC_E_UNSAFE_PATH,
+                          "%s: a file this library did not leave stands "
+                          "under its temporary name; remove it",
+                          KSVC__F_ROLLBACK_NEW);
     if (err != KSVC_E_UNSUPPORTED)
         return err ? ksvc__platform_fail(ctx, err, KSVC__F_ROLLBACK_NEW) : 0;
     err = p->file_open(p, KSVC__F_KERNEL, KSVC_OPEN_READ, &src);
@@ -384,6 +419,8 @@ static int install_locked(ksvc_context *ctx, const ksvc__state *st,
     int err = require_precheck(ctx);
 
     if (!err)
+        err = check_slot_names(ctx);
+    if (!err)
         err = check_image(ctx, payload_path, given, &image);
     if (err)
         return err;
@@ -406,8 +443,9 @@ static int install_locked(ksvc_context *ctx, const ksvc__state *st,
     }
     err = plan_install(ctx, st, &m, j);
     if (err) {
+        /* The rollback temporary is not ours to remove: staging it failed
+         * without leaving one, or found a foreign file under its name. */
         ctx->p->remove(ctx->p, KSVC__F_KERNEL_NEW);
-        ctx->p->remove(ctx->p, KSVC__F_ROLLBACK_NEW);
     } else {
         err = run_journal(ctx, j);
     }
@@ -484,7 +522,9 @@ static int rollback_locked(ksvc_context *ctx, ksvc__state *st)
     if (st->rolled_back)
         return ksvc__fail(ctx, KSVC_E_ROLLED_BACK,
                           "the machine already boots %s", KSVC__F_ROLLBACK);
-    err = check_rollback_slot(ctx, st);
+    err = check_slot_names(ctx);
+    if (!err)
+        err = check_rollback_slot(ctx, st);
     if (!err && st->kernel.recorded)
         err = ksvc__bad_add(ctx, st, st->kernel.version);
     if (err)
@@ -573,7 +613,9 @@ static int repair_locked(ksvc_context *ctx, const ksvc__state *st)
     ksvc_file *src;
     int intact, err;
 
-    err = slot_intact(ctx, target, effective_meta(st), &intact);
+    err = check_slot_names(ctx);
+    if (!err)
+        err = slot_intact(ctx, target, effective_meta(st), &intact);
     if (err || intact)
         return err;
     err = slot_intact(ctx, source, src_meta, &intact);
