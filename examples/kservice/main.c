@@ -11,7 +11,8 @@
  *   3 refused by policy  4 administrator rights required
  *   5 kernel missing     6 pre-check failed     7 busy
  *   8 a kernel file is damaged                  9 bad input (payload,
- *                                                 version, checksum)
+ *                                                 architecture, version,
+ *                                                 checksum)
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -65,16 +66,17 @@ static const char usage_text[] =
     "            [--wsl enabled|disabled] [--reboot-pending]\n"
     "                        create ROOT as a simulated Windows machine\n"
     "  precheck              can this machine take a WSL 2 kernel?\n"
-    "  install FILE --version V [--allow-downgrade] [--force] [--sha256 HEX]\n"
-    "                        install or update the kernel (alias: update)\n"
+    "  install FILE [--version V] [--allow-downgrade] [--force] [--sha256 HEX]\n"
+    "                        install or update the kernel (alias: update);\n"
+    "                        V defaults to the version inside the image\n"
     "  rollback              boot the previous kernel, mark this one bad\n"
     "                        (also: --update --rollback)\n"
     "  revert-rollback       boot the primary kernel again\n"
     "  repair                restore a missing or damaged kernel\n"
     "  status [--json]       both kernels, rollback state, bad versions\n"
     "                        (also: --status)\n"
-    "  verify [--json]       status after hashing both kernels; fails when\n"
-    "                        a kernel file is damaged\n"
+    "  verify [--json]       status; fails when there is no kernel to boot\n"
+    "                        or a kernel file is missing or damaged\n"
     "  boot-path [--record]  the kernel to boot; --record notes the boot\n"
     "\n"
     "options:\n"
@@ -88,7 +90,8 @@ static const char usage_text[] =
     "exit status: 0 success, 1 other failure, 2 usage error, 3 refused by\n"
     "the rollback policy, 4 administrator rights required, 5 kernel missing,\n"
     "6 pre-check failed, 7 another process is servicing, 8 a kernel file is\n"
-    "damaged, 9 bad input (payload, version or checksum)\n";
+    "damaged, 9 bad input (not a kernel image for this machine, a version\n"
+    "that contradicts the image, a checksum mismatch)\n";
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                   */
@@ -128,6 +131,8 @@ static int exit_status_for(int err)
     case KSVC_E_DAMAGED:
         return CLI_EXIT_DAMAGED;
     case KSVC_E_BAD_PAYLOAD:
+    case KSVC_E_WRONG_ARCH:
+    case KSVC_E_VERSION_MISMATCH:
     case KSVC_E_HASH_MISMATCH:
     case KSVC_E_VERSION_SYNTAX:
     case KSVC_E_TOO_LONG:
@@ -455,10 +460,12 @@ static void json_string_array(const char *const *items, size_t count)
     putchar(']');
 }
 
-static void json_slot(const ksvc_slot_status *slot)
+static void json_slot(const ksvc_slot_status *slot, const char *image_version)
 {
     printf("{\"present\":%s,\"version\":", json_bool(slot->present));
     json_string_or_null(slot->kernel_version);
+    fputs(",\"image_version\":", stdout);
+    json_string_or_null(image_version);
     printf(",\"intact\":%s,\"bad\":%s,\"size\":%" PRIu64 ",\"sha256\":",
            json_bool(slot->intact), json_bool(slot->bad), slot->size);
     json_string_or_null(slot->sha256);
@@ -477,14 +484,14 @@ static const char *slot_name(ksvc_slot slot)
     }
 }
 
-static void print_status_json(const ksvc_status *st, int verified)
+static void print_status_json(const ksvc_status *st)
 {
     const char *effective = slot_name(st->effective);
 
     fputs("{\"kernel\":", stdout);
-    json_slot(&st->kernel);
+    json_slot(&st->kernel, st->kernel_image_version);
     fputs(",\"rollback\":", stdout);
-    json_slot(&st->rollback);
+    json_slot(&st->rollback, st->rollback_image_version);
     printf(",\"rolled_back\":%s,\"rolled_back_from\":",
            json_bool(st->rolled_back));
     json_string_or_null(st->rolled_back_from);
@@ -495,8 +502,8 @@ static void print_status_json(const ksvc_status *st, int verified)
         fputs("null", stdout);
     fputs(",\"bad_versions\":", stdout);
     json_string_array(st->bad_versions, st->bad_count);
-    printf(",\"restart_required\":%s,\"verified\":%s,\"problems\":",
-           json_bool(st->restart_required), json_bool(verified));
+    printf(",\"restart_required\":%s,\"problems\":",
+           json_bool(st->restart_required));
     json_string_array(st->problems, st->problem_count);
     fputs("}\n", stdout);
 }
@@ -514,8 +521,21 @@ static const ksvc_slot_status *effective_slot(const ksvc_status *st)
     return NULL;
 }
 
+/* Does the image name a version other than the recorded one? */
+static int image_disagrees(const ksvc_slot_status *slot,
+                           const char *image_version)
+{
+    int order;
+
+    if (image_version[0] == '\0' || slot->kernel_version[0] == '\0')
+        return 0;
+    return ksvc_kver_compare(slot->kernel_version, image_version, &order) !=
+               KSVC_OK ||
+           order != 0;
+}
+
 static void print_slot_line(const char *name, const ksvc_slot_status *slot,
-                            int verified)
+                            const char *image_version)
 {
     printf("  %-16s ", name);
     if (!slot->present && slot->kernel_version[0] == '\0') {
@@ -529,14 +549,16 @@ static void print_slot_line(const char *name, const ksvc_slot_status *slot,
     else if (!slot->intact)
         fputs(", damaged", stdout);
     else
-        fputs(verified ? ", intact (SHA-256 verified)" : ", intact", stdout);
+        fputs(", intact", stdout);
     if (slot->bad)
         fputs(", marked bad", stdout);
+    if (slot->present && image_disagrees(slot, image_version))
+        printf(", but the image names %s", image_version);
     putchar('\n');
 }
 
 /* The text of `wsl --update --status`, then the details of both slots. */
-static void print_status_text(const ksvc_status *st, int verified)
+static void print_status_text(const ksvc_status *st)
 {
     const ksvc_slot_status *booted = effective_slot(st);
     size_t k;
@@ -551,8 +573,9 @@ static void print_status_text(const ksvc_status *st, int verified)
     else
         printf("Kernel version: (none)\n%s\n", KSVC_MSG_KERNEL_MISSING);
     puts("Kernels:");
-    print_slot_line("kernel", &st->kernel, verified);
-    print_slot_line("kernel.rollback", &st->rollback, verified);
+    print_slot_line("kernel", &st->kernel, st->kernel_image_version);
+    print_slot_line("kernel.rollback", &st->rollback,
+                    st->rollback_image_version);
     printf("Boots: %s\n", booted != NULL ? slot_name(st->effective) : "(none)");
     if (st->rolled_back)
         printf("Rolled back from: %s\n", st->rolled_back_from[0] != '\0'
@@ -760,6 +783,21 @@ static void print_versions_after_change(ksvc_context *ctx)
                                           : "(none)");
 }
 
+/* Name the version just installed: the one given, else the one the library
+ * read from the image and recorded. */
+static void print_installed(ksvc_context *ctx, const char *given)
+{
+    ksvc_status st = KSVC_STATUS_INIT;
+
+    if (given != NULL)
+        printf("Installed kernel version %s.\n", given);
+    else if (ksvc_status_get(ctx, &st) == KSVC_OK)
+        printf("Installed kernel version %s (read from the image).\n",
+               st.kernel.kernel_version);
+    else
+        puts("Installed the kernel.");
+}
+
 struct install_args {
     const char *payload;
     const char *version;
@@ -801,8 +839,6 @@ static int parse_install(struct cli *cli, int argc, char **argv,
     }
     if (args->payload == NULL)
         return usage_error("install needs the kernel FILE", NULL);
-    if (args->version == NULL)
-        return usage_error("install needs --version V", NULL);
     return CLI_EXIT_OK;
 }
 
@@ -819,7 +855,7 @@ static int cmd_install(struct cli *cli, int argc, char **argv)
     if (err != KSVC_OK) {
         status = fail(m.ctx, err);
     } else {
-        printf("Installed kernel version %s.\n", args.version);
+        print_installed(m.ctx, args.version);
         print_versions_after_change(m.ctx);
         printf("%s\n", ksvc_restart_message());
     }
@@ -928,8 +964,9 @@ static int verify_status(const ksvc_status *st)
     return status;
 }
 
-/* status and verify: the same report; verify hashes both kernels and its
- * exit status says whether the machine can boot an intact kernel. */
+/* status and verify: the same report (the library hashes both kernels
+ * every time); the exit status of verify says whether the machine can boot
+ * and both recorded kernels are intact. */
 static int run_status(struct cli *cli, int argc, char **argv, int verify)
 {
     static const char *const flags[] = { "--json", NULL };
@@ -949,9 +986,9 @@ static int run_status(struct cli *cli, int argc, char **argv, int verify)
         return status;
     }
     if (seen[0])
-        print_status_json(&st, verify);
+        print_status_json(&st);
     else
-        print_status_text(&st, verify);
+        print_status_text(&st);
     if (verify)
         status = verify_status(&st);
     machine_close(&m);
