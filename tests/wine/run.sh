@@ -68,7 +68,10 @@ say "a Windows 10 machine with WSL: $WINEPREFIX"
 sh tests/wine/prefix.sh "$WINEPREFIX"
 
 say "the suites under Wine (one at a time: they share the machine)"
-meson test -C "$build" --num-processes 1 --print-errorlogs
+# Wine runs each suite several times slower than Linux does (every sync is a
+# real fsync, every call a round trip to wineserver): triple the timeouts.
+meson test -C "$build" --num-processes 1 --print-errorlogs \
+    --timeout-multiplier 3
 
 say "the worked example with kservice.exe"
 sh tests/wine/example.sh "$build/examples/kservice/kservice.exe"
