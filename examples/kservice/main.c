@@ -46,9 +46,8 @@ enum cli_exit {
 
 /* What the command line says, apart from the command's own arguments. */
 struct cli {
-    const char *root;          /* --root: the simulated machine folder */
-    int not_elevated;          /* --mock-elevated=no */
-    ksvc_open_options open;    /* --lock-timeout */
+    const char *root;  /* --root: the simulated machine folder */
+    int not_elevated;  /* --mock-elevated=no */
 };
 
 /* An open machine: the backend's table and the library context over it. */
@@ -58,8 +57,7 @@ struct machine {
 };
 
 static const char usage_text[] =
-    "usage: kservice [--root ROOT] [--mock-elevated=yes|no] [--lock-timeout MS]\n"
-    "                COMMAND [ARGS]\n"
+    "usage: kservice [--root ROOT] [--mock-elevated=yes|no] COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
     "  init-mock [--os-build BUILD[.UBR]] [--arch x64|arm64]\n"
@@ -83,8 +81,6 @@ static const char usage_text[] =
     "  --root ROOT           service the simulated machine in folder ROOT\n"
     "                        (the POSIX mock backend; required off Windows)\n"
     "  --mock-elevated=no    act as a standard user on the simulated machine\n"
-    "  --lock-timeout MS     wait up to MS milliseconds for another servicer\n"
-    "                        (default 10000)\n"
     "  --help, --version\n"
     "\n"
     "exit status: 0 success, 1 other failure, 2 usage error, 3 refused by\n"
@@ -219,23 +215,7 @@ static const char *option_value(int argc, char **argv, int *i,
     return argv[*i];
 }
 
-/* Parse a decimal number of at most 32 bits, digits only. */
-static int parse_u32(const char *text, unsigned *out)
-{
-    char *end;
-    unsigned long value;
-
-    if (text[0] < '0' || text[0] > '9')
-        return -1;
-    errno = 0;
-    value = strtoul(text, &end, 10);
-    if (*end != '\0' || errno == ERANGE || value > UINT32_MAX)
-        return -1;
-    *out = (unsigned)value;
-    return 0;
-}
-
-/* Consume a global option (--root, --lock-timeout, --mock-elevated) at argv[*i].  Returns 1
+/* Consume a global option (--root, --mock-elevated) at argv[*i].  Returns 1
  * when consumed, 0 when argv[*i] is something else, -1 after a usage error
  * (already reported). */
 static int take_global_option(struct cli *cli, int argc, char **argv, int *i)
@@ -253,18 +233,6 @@ static int take_global_option(struct cli *cli, int argc, char **argv, int *i)
             return -1;
         }
         cli->root = value;
-        return 1;
-    }
-    value = option_value(argc, argv, i, "--lock-timeout", &missing);
-    if (missing) {
-        usage_error("option needs milliseconds", "--lock-timeout");
-        return -1;
-    }
-    if (value != NULL) {
-        if (parse_u32(value, &cli->open.lock_timeout_ms) != 0) {
-            usage_error("--lock-timeout takes milliseconds", value);
-            return -1;
-        }
         return 1;
     }
     value = option_value(argc, argv, i, "--mock-elevated", &missing);
@@ -358,7 +326,7 @@ static int machine_open(const struct cli *cli, struct machine *m)
     status = open_platform(cli, &m->platform);
     if (status != CLI_EXIT_OK)
         return status;
-    err = ksvc_open(&m->ctx, m->platform, &cli->open);
+    err = ksvc_open(&m->ctx, m->platform, NULL);
     if (err != KSVC_OK) {
         status = fail_platform(m->platform, err, "opening the machine");
         machine_close(m);
@@ -1065,7 +1033,7 @@ static command_fn find_command(const char *name)
 
 int main(int argc, char **argv)
 {
-    struct cli cli = { NULL, 0, KSVC_OPEN_OPTIONS_INIT };
+    struct cli cli = { NULL, 0 };
     command_fn run;
     int i;
 
