@@ -74,10 +74,9 @@ expect_slot() {
     printf '%s: kernel %s (byte for byte)\n' "$1" "$2"
 }
 
-# A stand-in kernel image whose bytes name its version.
+# A stand-in x64 kernel image (bzImage header) naming its version.
 make_kernel() {
-    awk -v v="$1" 'BEGIN { for (i = 0; i < 2048; i++)
-        printf "kernel %-16s block %05d\n", v, i }' >"$PAYLOADS/$1"
+    sh "$HERE/../../examples/kservice/fake-kernel.sh" "$1" "$PAYLOADS/$1" x64
 }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kservice-wine-example.XXXXXX")
