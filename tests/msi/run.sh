@@ -25,8 +25,9 @@
 #  8. the kernel deleted, "install the MSI again" puts it back
 #  9. the same version again on an intact machine: nothing changes; the
 #     kernel deleted, a repair (REINSTALL=ALL, what /fa does) puts it back
-# 10. E.msi (an empty kernel): the library refuses in the deferred action
-#     and the kernels do not change
+# 10. E.msi (an empty kernel), F.msi (a version its kernel contradicts),
+#     G.msi (an arm64 kernel on this x64 machine): the library refuses in
+#     the deferred action and the kernels do not change
 #
 # Needs wixl and msitools, mingw-w64, wine, meson, xvfb (./quickstart.sh
 # test installs them); a missing tool fails the run, never skips it.
@@ -63,6 +64,8 @@ B=5.15.90.1
 C=5.15.153.1
 D=5.15.167.4
 E=5.15.200.1
+F=5.15.210.1
+G=5.15.220.1
 
 say() {
     printf '\n==== msi: %s\n' "$*"
@@ -99,7 +102,9 @@ for k in A B C D; do
     sh examples/kservice/fake-kernel.sh "$version" "$work/$k.kernel" x64
 done
 : >"$work/E.kernel"
-for k in A B C D E; do
+cp "$work/D.kernel" "$work/F.kernel"     # names D's version, not F's
+sh examples/kservice/fake-kernel.sh "$G" "$work/G.kernel" arm64
+for k in A B C D E F G; do
     eval "version=\$$k"
     sh examples/msi/build-msi "$build" "$work/$k.kernel" "$version" "$work/$k.msi"
 done
@@ -438,18 +443,26 @@ expect_slot kernel C
 expect_slot kernel.rollback A
 expect_unchanged "$work/before.snap" "the repair of the deleted kernel"
 
-say "10. E.msi carries an empty kernel: the deferred action refuses"
-sed '/^\[registrations\]/d; /^\[staged\]/d' "$work/before.snap" >"$work/before.kernels"
-msiexec fail E /i "$(winpath "$work/E.msi")" /qn
-expect_log E "kservice: the payload is not a usable kernel file"
-snapshot "$work/after.snap"
-sed '/^\[registrations\]/d; /^\[staged\]/d' "$work/after.snap" >"$work/after.kernels"
-cmp -s "$work/before.kernels" "$work/after.kernels" ||
-    fail "the refused E changed the kernels or the Lxss key"
-pass "the refused E left the tools folder and every Lxss value as they were"
+say "10. payloads the library refuses in the deferred action"
+# refused_in_deferred NAME MESSAGE: NAME.msi fails with MESSAGE in its log
+# and neither the tools folder nor a value under the Lxss key changes.
+refused_in_deferred() {
+    snapshot "$work/before.snap"
+    sed '/^\[registrations\]/d; /^\[staged\]/d' "$work/before.snap" >"$work/before.kernels"
+    msiexec fail "$1" /i "$(winpath "$work/$1.msi")" /qn
+    expect_log "$1" "$2"
+    snapshot "$work/after.snap"
+    sed '/^\[registrations\]/d; /^\[staged\]/d' "$work/after.snap" >"$work/after.kernels"
+    cmp -s "$work/before.kernels" "$work/after.kernels" ||
+        fail "the refused $1 changed the kernels or the Lxss key"
+    pass "the refused $1 left the tools folder and every Lxss value as they were"
+}
+refused_in_deferred E "kservice: the payload is not a usable kernel file"
 printf 'note: %s registration(s) of "%s" after the failed E (Windows rolls the\n' \
     "$(registrations)" "$PRODUCT"
 printf '      removal of the previous product back; Wine 8 does not)\n'
+refused_in_deferred F "kservice: the version given differs from the one inside the kernel image"
+refused_in_deferred G "kservice: the kernel image is built for another processor architecture"
 
 stop_wine
 # The prefix is large; a failed run keeps it for a look inside.
