@@ -1058,9 +1058,12 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     /* wsl.exe spells a rollback "--update --rollback". */
-    if (strcmp(argv[i], "--update") == 0 && i + 1 < argc &&
-        strcmp(argv[i + 1], "--rollback") == 0) {
-        return cmd_rollback(&cli, argc - i - 2, argv + i + 2);
+    if (strcmp(argv[i], "--update") == 0) {
+        if (i + 1 < argc && strcmp(argv[i + 1], "--rollback") == 0)
+            return cmd_rollback(&cli, argc - i - 2, argv + i + 2);
+        return usage_error("--update goes with --rollback here; to update, "
+                           "use 'kservice update FILE'",
+                           NULL);
     }
     run = find_command(argv[i]);
     if (run == NULL)
