@@ -254,6 +254,30 @@ static const ksvc_slot_status *slot_in_use(const ksvc_status *status)
 }
 
 /*
+ * Whether @p version is marked bad for the library as an administrator
+ * sees it.  Read as a reader, a kernel still listed bad while RollbackKernel
+ * is gone is a manual revert that the library records (and forgets the mark)
+ * when it next opens as an administrator, as the deferred action does.
+ */
+static int marked_bad(const ksvc_status *status, const char *version)
+{
+    size_t i;
+    int cmp;
+
+    if (!status->rolled_back && status->kernel.recorded &&
+        ksvc_kver_compare(version, status->kernel.kernel_version, &cmp) ==
+            KSVC_OK &&
+        cmp == 0)
+        return 0;
+    for (i = 0; i < status->bad_count; i++)
+        if (ksvc_kver_compare(version, status->bad_versions[i], &cmp) ==
+                KSVC_OK &&
+            cmp == 0)
+            return 1;
+    return 0;
+}
+
+/*
  * The early answer: would ksvc_install() refuse this version outright?
  * Only the version rules are asked here, with the library's own messages;
  * ksvc_install() in the deferred action stays the judge of everything.
@@ -266,7 +290,6 @@ static UINT check_version_early(MSIHANDLE install, ksvc_context *ctx,
     ksvc_kver parsed = KSVC_KVER_INIT;
     ksvc_status status = KSVC_STATUS_INIT;
     const ksvc_slot_status *in_use;
-    size_t i;
     int cmp, err;
 
     if (ksvc_kver_parse(version, &parsed) != KSVC_OK)
@@ -275,12 +298,10 @@ static UINT check_version_early(MSIHANDLE install, ksvc_context *ctx,
     err = ksvc_status_get(ctx, &status);
     if (err)
         return refuse_library(install, ctx, err);
-    for (i = 0; i < status.bad_count; i++)
-        if (ksvc_kver_compare(version, status.bad_versions[i], &cmp) ==
-                KSVC_OK && cmp == 0)
-            return refuse(install, "kservice: %s: version %s was rolled "
-                          "back from; it is never installed again",
-                          ksvc_strerror(KSVC_E_BAD_VERSION), version);
+    if (marked_bad(&status, version))
+        return refuse(install, "kservice: %s: version %s was rolled back "
+                      "from; it is never installed again",
+                      ksvc_strerror(KSVC_E_BAD_VERSION), version);
     in_use = slot_in_use(&status);
     if (in_use->recorded &&
         ksvc_kver_compare(version, in_use->kernel_version, &cmp) == KSVC_OK &&

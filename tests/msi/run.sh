@@ -24,7 +24,9 @@
 #  7. msiexec /x C.msi: what the README says (the kernels stay)
 #  8. the kernel deleted, "install the MSI again" puts it back
 #  9. the same version again on an intact machine: nothing changes; the
-#     kernel deleted, a repair (REINSTALL=ALL, what /fa does) puts it back
+#     kernel deleted, a repair (REINSTALL=ALL, what /fa does) puts it back;
+#     rollback, the documented manual revert (reg delete RollbackKernel),
+#     then the same version's MSI: accepted, C boots and is no longer bad
 # 10. E.msi (an empty kernel), F.msi (a version its kernel contradicts),
 #     G.msi (an arm64 kernel on this x64 machine): the library refuses in
 #     the deferred action and the kernels do not change
@@ -442,6 +444,20 @@ expect_log repair "installing it again"
 expect_slot kernel C
 expect_slot kernel.rollback A
 expect_unchanged "$work/before.snap" "the repair of the deleted kernel"
+kservice rollback
+expect_value RollbackKernel "$C"
+w wine reg delete "$LXSS" /v RollbackKernel /f >/dev/null
+msiexec 0 C-reverted /i "$(winpath "$work/C.msi")" /qn
+expect_log C-reverted "already installed and intact; nothing to do"
+expect_slot kernel C
+expect_slot kernel.rollback A
+expect_value RollbackKernel "(absent)"
+kservice status
+grep -q "$C" "$work/kservice.out" || fail "status does not name $C"
+if tr -d '\r' <"$work/kservice.out" | grep -i 'bad' | grep -qF "$C"; then
+    fail "$C is still marked bad after the manual revert"
+fi
+pass "after the manual revert C boots and is not marked bad"
 
 say "10. payloads the library refuses in the deferred action"
 # refused_in_deferred NAME MESSAGE: NAME.msi fails with MESSAGE in its log
