@@ -39,6 +39,11 @@ TEST_STAGES="$TEST_STAGES msi"
 # The benchmark (tests/bench; not a stage, see README "Performance"): the
 # openssl command is its SHA-256 baseline, strace counts fsync calls.
 TEST_PACKAGES="$TEST_PACKAGES openssl strace"
+# Reliability (tests/fault, tests/fuzz): the whole suite under ASan+UBSan
+# (stage_asan), the CLI scenario under valgrind memcheck (stage_valgrind),
+# libFuzzer with clang (stage_fuzz; clang is in PACKAGES).
+TEST_PACKAGES="$TEST_PACKAGES valgrind"
+TEST_STAGES="$TEST_STAGES asan valgrind fuzz"
 
 cd "$(dirname "$0")"
 TOP=$(pwd)
@@ -135,6 +140,57 @@ stage_wine() {
 # prefix (tests/msi/run.sh).
 stage_msi() {
     sh tests/msi/run.sh build-qs-msi
+}
+
+# The whole Meson suite built with AddressSanitizer and
+# UndefinedBehaviorSanitizer; any report aborts the test that made it.
+stage_asan() {
+    CC=gcc build build-qs-asan -Db_sanitize=address,undefined \
+        -Db_lundef=false -Dc_args=-fno-sanitize-recover=all
+    # Every test but abi-install, which links an outside consumer against
+    # the installed static library: that consumer would need the
+    # sanitizers' runtime too, and tests packaging, not memory safety.
+    tests=$(meson test -C build-qs-asan --list 2>/dev/null |
+        sed -n 's|^[^ ]* / ||p' | grep -vx abi-install)
+    say "meson test under ASan+UBSan (all but abi-install)"
+    # shellcheck disable=SC2086 # a list of test names
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        meson test -C build-qs-asan --print-errorlogs $tests
+}
+
+# The CLI scenario (tests/cli/scenario.sh) with every kservice run under
+# valgrind memcheck: any memory error or leak exits 99, which the scenario
+# reports as a wrong exit status; the logs name the error.
+stage_valgrind() {
+    build build-qs-valgrind -Dtests=false
+    dir=$TOP/build-qs-valgrind
+    rm -f "$dir"/valgrind.*.log
+    cat >"$dir/kservice-valgrind" <<WRAPPER
+#!/bin/sh
+exec valgrind --quiet --leak-check=full --show-leak-kinds=all \\
+    --errors-for-leak-kinds=all --error-exitcode=99 \\
+    --log-file="$dir/valgrind.%p.log" \\
+    "$dir/examples/kservice/kservice" "\$@"
+WRAPPER
+    chmod +x "$dir/kservice-valgrind"
+    say "CLI scenario under valgrind memcheck"
+    status=0
+    sh tests/cli/scenario.sh "$dir/kservice-valgrind" "$(command -v python3)" ||
+        status=$?
+    if grep -l . "$dir"/valgrind.*.log >/dev/null 2>&1; then
+        cat "$dir"/valgrind.*.log
+        die "valgrind found errors (logs above)"
+    fi
+    [ "$status" -eq 0 ] || die "the CLI scenario failed under valgrind"
+    runs=$(find "$dir" -maxdepth 1 -name 'valgrind.*.log' | wc -l)
+    say "valgrind: $runs kservice runs, no errors, no leaks"
+}
+
+# libFuzzer (clang -fsanitize=fuzzer,address,undefined) on the hive parser,
+# the version parser and the image reader, FUZZ_SECONDS (30) each.
+stage_fuzz() {
+    sh tests/fuzz/run.sh build-qs-fuzz "${FUZZ_SECONDS:-30}"
 }
 
 # Run one stage loudly; stop everything when it fails.
