@@ -233,6 +233,28 @@ static void status_refuses_unknown_versions(void **state)
     assert_int_equal(good.effective, KSVC_SLOT_NONE);
 }
 
+/* A caller built when ksvc_status was at version 1 has a smaller structure:
+ * the library must accept version 1 and write nothing past its fields. */
+static void status_accepts_version_1_and_stays_inside_it(void **state)
+{
+    struct fixture *f = *state;
+    const size_t v1_size = offsetof(ksvc_status, kernel_image_version);
+    unsigned char *raw = malloc(sizeof(ksvc_status));
+    ksvc_status *status = (ksvc_status *)raw;
+    size_t k;
+
+    assert_non_null(raw);
+    memset(raw, POISON, sizeof(ksvc_status));
+    status->version = 1;
+    status->flags = 0;
+    assert_int_equal(ksvc_status_get(f->ctx, status), KSVC_OK);
+    assert_int_equal(status->version, 1);
+    assert_int_equal(status->effective, KSVC_SLOT_NONE);
+    for (k = v1_size; k < sizeof(ksvc_status); k++)
+        assert_int_equal(raw[k], POISON);
+    free(raw);
+}
+
 #ifndef _WIN32
 /* ---- the POSIX backend's structures --------------------------------------- */
 
@@ -331,6 +353,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(status_refuses_unknown_versions,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            status_accepts_version_1_and_stays_inside_it, setup, teardown),
 #ifdef _WIN32
         cmocka_unit_test_setup_teardown(
             win32_open_refuses_unknown_option_versions, setup, teardown),
