@@ -287,17 +287,19 @@ static int delete_journal(ksvc_context *ctx)
                : KSVC_OK;
 }
 
+/* The journal goes first: the first rename's source is what tells an
+ * uncommitted operation from a committed one, so removing it while the
+ * journal still exists would make an undo cut short read as a commit.
+ * Without the journal, temporaries left by a cut-short undo are ordinary
+ * leftovers, which the next recovery removes. */
 static int undo(ksvc_context *ctx, const ksvc__journal *j)
 {
     size_t i;
-    int err;
+    int err = delete_journal(ctx);
 
-    for (i = 0; i < j->rename_count; i++) {
+    for (i = 0; !err && i < j->rename_count; i++)
         err = remove_name(ctx, j->rename_from[i]);
-        if (err)
-            return err;
-    }
-    return delete_journal(ctx);
+    return err;
 }
 
 /* The renamed-in primary must be the file the journal describes. */
