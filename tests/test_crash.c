@@ -19,6 +19,10 @@
  * value records a slot or a journal names a file, before that file's data
  * is synced.
  */
+#if !defined(_WIN32)
+#define _POSIX_C_SOURCE 200809L
+#include <unistd.h>
+#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -195,6 +199,127 @@ static void reference_ops(const scenario *s, const reference *r,
     scn_world_free(w);
 }
 
+/* The call that first wrote a journal in the fault-free run, 0 if none. */
+static unsigned journal_call(const scenario *s)
+{
+    scn_world *w = scn_world_new(s);
+    scn_servicer sv;
+    unsigned found = 0;
+    size_t i, j;
+
+    scn_servicer_open(w, &sv, s->no_hard_links);
+    if (s->op(w, sv.ctx) != KSVC_OK)
+        fail_msg("%s: the operation is not reproducible", s->name);
+    for (i = 0; !found && i < fault_event_count(sv.fault); i++) {
+        const fault_event *e = fault_event_at(sv.fault, i);
+        for (j = 0; e->op == FOP_REG_WRITE && j < e->change_count; j++)
+            if (!strcmp(e->changes[j].name, "KServiceJournal") &&
+                !e->changes[j].remove)
+                found = e->call;
+    }
+    scn_servicer_close(&sv);
+    scn_world_free(w);
+    return found;
+}
+
+/* Crash at call k of the operation, then at call j of the recovery that
+ * the next open runs (0: count its calls, no crash); then a plain open
+ * must still recover to the state before or after. */
+static unsigned crash_in_recovery(const scenario *s, const reference *r,
+                                  unsigned k, unsigned j, fault_op **ops)
+{
+    scn_world *w = scn_world_new(s);
+    scn_servicer sv;
+    ksvc_platform *inner;
+    fault_platform *f;
+    ksvc_context *ctx = NULL;
+    const char *why;
+    char *end;
+    unsigned calls;
+
+    scn_servicer_open(w, &sv, s->no_hard_links);
+    fault_plan(sv.fault, FAULT_CRASH, k, KSVC_E_IO, 1);
+    (void)s->op(w, sv.ctx);
+    scn_servicer_close(&sv);
+    inner = test_machine_platform_open(w->m);
+    f = fault_wrap(inner);
+    if (j)
+        fault_plan(f, FAULT_CRASH, j, KSVC_E_IO, 1);
+    if (ksvc_open(&ctx, fault_table(f), NULL) == KSVC_OK)
+        ksvc_close(ctx);
+    calls = fault_calls(f);
+    if (!j) {
+        unsigned i;
+        *ops = calloc(calls + 1, sizeof **ops);
+        assert_non_null(*ops);
+        for (i = 1; i <= calls; i++)
+            (*ops)[i - 1] = fault_op_of_call(f, i);
+        fault_free(f);
+        test_machine_platform_close(inner);
+        scn_world_free(w);
+        return calls;
+    }
+    why = scn_check_order(f);
+    if (why)
+        SWEEP_FAIL("%s: crash at %u, then in recovery at %u: durability "
+                   "order: %s",
+                   s->name, k, j, why);
+    fault_free(f);
+    test_machine_platform_close(inner);
+    why = scn_check_invariants(w);
+    end = scn_snapshot(w);
+    if (strcmp(end, r->before) != 0 && strcmp(end, r->after) != 0)
+        SWEEP_FAIL("%s: crash at call %u, then in recovery at call %u: the "
+                   "state is neither the one before nor the one after\n%s",
+                   s->name, k, j, end);
+    if (r->commit && k > r->commit && strcmp(end, r->after) != 0)
+        SWEEP_FAIL("%s: crash at call %u (after the commit point), then in "
+                   "recovery at call %u: recovery undid the operation",
+                   s->name, k, j);
+    if (why && (strcmp(end, r->after) == 0 || r->before_sound))
+        SWEEP_FAIL("%s: crash at call %u, then in recovery at call %u: %s",
+                   s->name, k, j, why);
+    free(end);
+    scn_world_free(w);
+    return calls;
+}
+
+static unsigned recovery_crash_points;
+
+static int changes_disk(fault_op op)
+{
+    return op == FOP_FILE_OPEN || op == FOP_FILE_WRITE ||
+           op == FOP_FILE_SYNC || op == FOP_RENAME || op == FOP_REMOVE ||
+           op == FOP_HARD_LINK || op == FOP_REG_WRITE;
+}
+
+/* Crash during recovery, for every crash of the operation that leaves a
+ * journal behind.  A crash at a call that only reads leaves the disk as a
+ * crash at the next call that writes does, so crashing at each call of the
+ * recovery that may change the disk (and at its first call) reaches every
+ * state a crash inside recovery can leave. */
+static void sweep_recovery(const scenario *s, const reference *r)
+{
+    unsigned first = journal_call(s), k, j, calls, points = 0;
+    fault_op *ops = NULL;
+
+    if (!first)
+        return;
+    for (k = first + 1; k <= r->calls; k++) {
+        calls = crash_in_recovery(s, r, k, 0, &ops);
+        for (j = 1; j <= calls; j++) {
+            if (j > 1 && !changes_disk(ops[j - 1]))
+                continue;
+            crash_in_recovery(s, r, k, j, NULL);
+            points++;
+        }
+        free(ops);
+    }
+    print_message("crash sweep: %-62s %3u crash points inside recovery\n",
+                  "", points);
+    recovery_crash_points += points;
+}
+
 static void sweep(const scenario *s)
 {
     reference r;
@@ -224,6 +349,7 @@ static void sweep(const scenario *s)
                   s->name, r.calls, crashes, torn, r.commit);
     crash_points += crashes;
     torn_points += torn;
+    sweep_recovery(s, &r);
     free(ops);
     free(r.before);
     free(r.after);
@@ -237,10 +363,12 @@ static void sweep_all(void **state)
     for (i = 0; i < scn_count; i++)
         sweep(&scn_all[i]);
     print_message("crash sweep: %u crash points and %u torn writes over %lu "
-                  "scenarios; after recovery %u ended in the state before, "
-                  "%u in the state after\n",
+                  "scenarios, %u more crash points inside recovery; after "
+                  "recovery %u ended in the state before, %u in the state "
+                  "after\n",
                   crash_points, torn_points, (unsigned long)scn_count,
-                  after_recovery_before, after_recovery_after);
+                  recovery_crash_points, after_recovery_before,
+                  after_recovery_after);
     assert_true(crash_points > 0);
 }
 
@@ -312,6 +440,18 @@ static void crash_fails_every_later_call(void **state)
     test_machine_free(m);
 }
 
+/* The sweeps make thousands of machines and simulate crashes themselves,
+ * so real fsyncs only cost time: use memory-backed /dev/shm when it is
+ * there and TMPDIR is not set. */
+static void prefer_memory_tmpdir(void)
+{
+#if !defined(_WIN32)
+    const char *tmp = getenv("TMPDIR");
+    if ((!tmp || !tmp[0]) && access("/dev/shm", W_OK | X_OK) == 0)
+        setenv("TMPDIR", "/dev/shm", 1);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,5 +460,6 @@ int main(void)
         cmocka_unit_test(sweep_all),
     };
 
+    prefer_memory_tmpdir();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

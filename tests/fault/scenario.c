@@ -117,6 +117,12 @@ static int op_repair(scn_world *w, ksvc_context *ctx)
     return ksvc_repair(ctx);
 }
 
+static int op_record_boot(scn_world *w, ksvc_context *ctx)
+{
+    (void)w;
+    return ksvc_record_boot(ctx);
+}
+
 const scenario scn_all[] = {
     {"first install", setup_none, op_install_a, 0},
     {"update that makes the rollback slot", setup_a, op_install_b, 0},
@@ -130,6 +136,8 @@ const scenario scn_all[] = {
     {"revert of a rollback", setup_ab_rolled_back, op_revert, 0},
     {"repair of a missing kernel", setup_ab_kernel_missing, op_repair, 0},
     {"repair of a damaged kernel", setup_ab_kernel_damaged, op_repair, 0},
+    {"recording the boot of the effective kernel", setup_ab, op_record_boot,
+     0},
 };
 const size_t scn_count = sizeof scn_all / sizeof scn_all[0];
 
