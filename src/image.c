@@ -167,13 +167,27 @@ int ksvc__image_identify(const unsigned char *data, size_t size,
 
 /* ---- through the platform ---- */
 
+/* Fill @p buf unless the file ends first: a backend may return fewer
+ * bytes than asked before the end, and a header cut by a short read would
+ * look truncated. */
 static int read_at(ksvc_context *ctx, ksvc_file *f, const char *label,
                    uint64_t offset, unsigned char *buf, size_t size,
                    size_t *got)
 {
-    int err = ctx->p->file_read(f, offset, buf, size, got);
+    size_t part;
+    int err;
 
-    return err ? ksvc__platform_fail(ctx, err, label) : KSVC_OK;
+    *got = 0;
+    while (*got < size) {
+        err = ctx->p->file_read(f, offset + *got, buf + *got, size - *got,
+                                &part);
+        if (err)
+            return ksvc__platform_fail(ctx, err, label);
+        if (part == 0)
+            break;
+        *got += part;
+    }
+    return KSVC_OK;
 }
 
 /* Look for the banner chunk by chunk; consecutive chunks overlap by the

@@ -50,7 +50,8 @@ static int create_temp(ksvc_context *ctx, const char *temp_name,
     const ksvc_platform *p = ctx->p;
     int err = p->file_open(p, temp_name, KSVC_OPEN_CREATE_NEW, out);
 
-    *out = err ? NULL : *out;
+    if (err)
+        *out = NULL; /* the caller closes only what was opened */
     if (err == KSVC_E_EXISTS || err == KSVC_E_UNSAFE_PATH)
         return ksvc__fail(ctx, KSVC_E_UNSAFE_PATH,
                           "%s: a file this library did not leave stands "
