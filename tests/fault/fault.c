@@ -46,6 +46,7 @@ struct fault_platform {
     void *observer_arg;
     int no_hard_links;
     size_t torn_part;
+    size_t short_reads;
 };
 
 /* The wrapper's file handle; ksvc_file stays opaque to the core. */
@@ -355,6 +356,8 @@ static int m_file_read(ksvc_file *file, uint64_t offset, void *buf,
         *got = 0;
         return injected(f, FOP_FILE_READ, error);
     }
+    if (f->short_reads && size > f->short_reads)
+        size = f->short_reads;
     return passed(f, f->inner->file_read(ff->inner, offset, buf, size, got));
 }
 
@@ -733,6 +736,11 @@ void fault_set_observer(fault_platform *f, fault_observer fn, void *arg)
 {
     f->observer = fn;
     f->observer_arg = arg;
+}
+
+void fault_set_short_reads(fault_platform *f, size_t most)
+{
+    f->short_reads = most;
 }
 
 void fault_set_torn_part(fault_platform *f, size_t part)

@@ -103,6 +103,9 @@ void fault_set_torn_part(fault_platform *f, size_t part);
 /* Forget the plan, the count and the log (not the durability state). */
 void fault_reset(fault_platform *f);
 void fault_set_observer(fault_platform *f, fault_observer fn, void *arg);
+/* Simulate a backend that returns at most @p most bytes per file read (0:
+ * all asked for), as platform.h allows. */
+void fault_set_short_reads(fault_platform *f, size_t most);
 /* Simulate a file system without hard links: hard_link answers
  * KSVC_E_UNSUPPORTED (not a fault; the core must copy instead). */
 void fault_set_no_hard_links(fault_platform *f, int none);
