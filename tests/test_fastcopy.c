@@ -23,7 +23,7 @@
 #include "internal.h"
 #include "machine.h"
 
-/* Bigger than the worker's whole ring (4 x 256 KiB), not a multiple of
+/* Bigger than the worker's whole ring (2 x 512 KiB), not a multiple of
  * anything. */
 #define DATA_SIZE ((size_t)(5u << 20) + 12345u)
 

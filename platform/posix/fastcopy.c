@@ -18,7 +18,7 @@
  * reports any I/O error.
  *
  * SHA-256 on a second core.  The hashing methods are wrapped: an update
- * copies the bytes into a ring of four 256 KiB slots and returns, and a
+ * copies the bytes into a ring of two 512 KiB slots and returns, and a
  * worker thread feeds them, in order, to the backend's own SHA-256
  * (libcrypto).  The hash is still of exactly the bytes the core writes: they
  * are copied before the core's buffer is written or reused.  Memory stays
@@ -60,8 +60,11 @@ void ksvc__posix_write_behind(int fd, uint64_t offset, size_t size)
 /* SHA-256 on a second core                                                 */
 /* ------------------------------------------------------------------------ */
 
-#define SLOT_COUNT 4u
-#define SLOT_SIZE (256u * 1024u)
+/* Two slots of half the core's 1 MiB chunk: the caller copies one while
+ * the worker hashes the other, and any chunk of 512 KiB or more touches the
+ * whole 1 MiB ring, so the memory used does not grow with the payload. */
+#define SLOT_COUNT 2u
+#define SLOT_SIZE (512u * 1024u)
 
 typedef int (*sha_begin_fn)(const ksvc_platform *p, void **state);
 typedef int (*sha_update_fn)(void *state, const void *data, size_t size);
@@ -85,6 +88,8 @@ typedef struct async_sha {
     unsigned char *ring;  /* SLOT_COUNT slots of SLOT_SIZE bytes */
     size_t used[SLOT_COUNT];
     int full[SLOT_COUNT]; /* a slot waits for the worker */
+    int worker_waits;     /* the worker sleeps for a full slot */
+    int caller_waits;     /* the caller sleeps for a free slot */
     unsigned next_fill;   /* the caller's next slot (caller only) */
     int stopping;         /* end was called: drain, then exit */
     int discard;          /* abandoned: drain without hashing */
@@ -99,8 +104,11 @@ static void *hash_worker(void *arg)
     pthread_mutex_lock(&a->lock);
     for (;;) {
         int err = KSVC_OK;
-        while (!a->full[slot] && !a->stopping)
+        while (!a->full[slot] && !a->stopping) {
+            a->worker_waits = 1;
             pthread_cond_wait(&a->changed, &a->lock);
+            a->worker_waits = 0;
+        }
         if (!a->full[slot])
             break; /* stopping, and every slot hashed */
         if (!a->err && !a->discard) {
@@ -112,7 +120,8 @@ static void *hash_worker(void *arg)
         if (err && !a->err)
             a->err = err;
         a->full[slot] = 0;
-        pthread_cond_broadcast(&a->changed);
+        if (a->caller_waits) /* wake only a sleeper: no futex otherwise */
+            pthread_cond_signal(&a->changed);
         slot = (slot + 1) % SLOT_COUNT;
     }
     pthread_mutex_unlock(&a->lock);
@@ -184,8 +193,11 @@ static int async_update(void *state, const void *data, size_t size)
         size_t n = size < SLOT_SIZE ? size : SLOT_SIZE;
         int err;
         pthread_mutex_lock(&a->lock);
-        while (a->full[slot])
+        while (a->full[slot]) {
+            a->caller_waits = 1;
             pthread_cond_wait(&a->changed, &a->lock);
+            a->caller_waits = 0;
+        }
         err = a->err;
         pthread_mutex_unlock(&a->lock);
         if (err)
@@ -194,7 +206,8 @@ static int async_update(void *state, const void *data, size_t size)
         pthread_mutex_lock(&a->lock);
         a->used[slot] = n;
         a->full[slot] = 1;
-        pthread_cond_signal(&a->changed);
+        if (a->worker_waits)
+            pthread_cond_signal(&a->changed);
         pthread_mutex_unlock(&a->lock);
         a->next_fill = (slot + 1) % SLOT_COUNT;
         bytes += n;
