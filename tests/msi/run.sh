@@ -188,15 +188,37 @@ kservice() {
     [ "$status" = 0 ] || fail "kservice.exe $* exited $status"
 }
 
+# reg_query ARGS...: `wine reg query ARGS` into $work/reg.out (no CRs).
+# Exit 0 when found, 1 when reg says the key or value does not exist; any
+# other failure is tried three times (a query right after Wine's server was
+# stopped can fail), then fails the run: a failed query never reads as
+# "absent".
+reg_query() {
+    for attempt in 1 2 3; do
+        if w wine reg query "$@" >"$work/reg.raw" 2>"$work/reg.err"; then
+            tr -d '\r' <"$work/reg.raw" >"$work/reg.out"
+            return 0
+        fi
+        if grep -q 'Unable to find' "$work/reg.raw" "$work/reg.err"; then
+            : >"$work/reg.out"
+            return 1
+        fi
+        printf 'note: reg query %s failed (attempt %s): %s\n' "$*" "$attempt" \
+            "$(cat "$work/reg.raw" "$work/reg.err" | tr -d '\r' | head -n 1)" >&2
+        sleep 2
+    done
+    fail "wine reg query $* keeps failing"
+}
+
 # The data of value $1 under the Lxss key, or "(absent)".
 lxss_value() {
-    out=$(w wine reg query "$LXSS" /v "$1" 2>/dev/null | tr -d '\r') || {
+    reg_query "$LXSS" /v "$1" || {
         echo "(absent)"
         return 0
     }
-    printf '%s\n' "$out" | awk -v name="$1" '
+    awk -v name="$1" '
         $1 == name { sub(/^[ \t]*[^ \t]+[ \t]+[^ \t]+[ \t]*/, ""); print; found = 1 }
-        END { if (!found) print "(absent)" }'
+        END { if (!found) print "(absent)" }' "$work/reg.out"
 }
 
 expect_value() {
@@ -220,8 +242,8 @@ expect_slot() {
 
 # How many products named $PRODUCT are registered.
 registrations() {
-    w wine reg query "$UNINSTALL" /s 2>/dev/null | tr -d '\r' |
-        grep -c "DisplayName[ \t]*REG_SZ[ \t]*$PRODUCT\$" || true
+    reg_query "$UNINSTALL" /s || fail "no $UNINSTALL key"
+    grep -c "DisplayName[ \t]*REG_SZ[ \t]*$PRODUCT\$" "$work/reg.out" || true
 }
 
 expect_registrations() {
@@ -250,7 +272,7 @@ snapshot() {
         echo "[tools]"
         (cd "$TOOLS" 2>/dev/null && find . -type f | sort | xargs -r sha256sum)
         echo "[Lxss]"
-        w wine reg query "$LXSS" 2>/dev/null | tr -d '\r' | sort
+        if reg_query "$LXSS"; then sort "$work/reg.out"; else echo "(no key)"; fi
         echo "[registrations] $(registrations)"
         echo "[staged] $(staged)"
     } >"$1"
@@ -286,7 +308,7 @@ expect_log A-nowsl "$PRECHECK_MESSAGE The Windows Subsystem for Linux is not ena
 [ ! -e "$WINEPREFIX/drive_c/windows/system32/lxss" ] ||
     fail "the refused install made $(cd "$WINEPREFIX/drive_c/windows/system32" && find lxss | tr '\n' ' ')"
 pass "no System32\\lxss folder"
-if w wine reg query "$LXSS" >/dev/null 2>&1; then
+if reg_query "$LXSS"; then
     fail "the refused install made the Lxss key"
 fi
 pass "no Lxss key"
