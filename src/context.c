@@ -95,6 +95,10 @@ int ksvc__begin(ksvc_context *ctx, ksvc__state *st, int mutating)
     err = recover_if_allowed(ctx);
     if (!err)
         err = ksvc__state_load(ctx, st);
+    /* A standard user cannot record a manual revert, but sees it all the
+     * same, so the primary boots for everyone once the flag is gone. */
+    if (!err)
+        ksvc__apply_manual_revert(st);
     if (err)
         ksvc__unlock(ctx);
     return err;

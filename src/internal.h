@@ -139,6 +139,10 @@ int ksvc__state_store(ksvc_context *ctx, const ksvc__state *st);
 int ksvc__bad_contains(const ksvc__state *st, const char *version);
 int ksvc__bad_add(ksvc_context *ctx, ksvc__state *st, const char *version);
 void ksvc__bad_remove(ksvc__state *st, const char *version);
+/* RollbackKernel absent while the primary is marked bad means an
+ * administrator deleted the flag by hand: forget that the primary was bad.
+ * Returns 1 when st changed. */
+int ksvc__apply_manual_revert(ksvc__state *st);
 int ksvc__read_string(ksvc_context *ctx, const char *key, const char *name,
                       char *buf, size_t size, int *found);
 int ksvc__read_dword(ksvc_context *ctx, const char *key, const char *name,

@@ -428,11 +428,8 @@ static int record_manual_revert(ksvc_context *ctx)
 
     if (err)
         return err;
-    if (st.rolled_back || !st.kernel.recorded ||
-        !ksvc__bad_contains(&st, st.kernel.version))
-        return KSVC_OK;
-    ksvc__bad_remove(&st, st.kernel.version);
-    return ksvc__state_store(ctx, &st);
+    return ksvc__apply_manual_revert(&st) ? ksvc__state_store(ctx, &st)
+                                          : KSVC_OK;
 }
 
 int ksvc__recover(ksvc_context *ctx)

@@ -363,6 +363,15 @@ void ksvc__bad_remove(ksvc__state *st, const char *version)
     }
 }
 
+int ksvc__apply_manual_revert(ksvc__state *st)
+{
+    if (st->rolled_back || !st->kernel.recorded ||
+        !ksvc__bad_contains(st, st->kernel.version))
+        return 0;
+    ksvc__bad_remove(st, st->kernel.version);
+    return 1;
+}
+
 int ksvc__stat(ksvc_context *ctx, const char *name, ksvc_file_info *info)
 {
     int err = ctx->p->stat(ctx->p, name, info);

@@ -373,6 +373,27 @@ static void manual_revert_seen_by_open_context(void **state)
     assert_boots(f, "kernel");
 }
 
+/* A standard user cannot record the manual revert, yet sees it: the
+ * primary boots for everyone once RollbackKernel is gone. */
+static void manual_revert_seen_by_standard_user(void **state)
+{
+    fixture *f = *state;
+    ksvc_status s;
+
+    assert_int_equal(install(f, f->pay_a, A, 0), KSVC_OK);
+    assert_int_equal(install(f, f->pay_b, B, 0), KSVC_OK);
+    assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
+    assert_int_equal(test_machine_delete_value_by_hand(f->m, "RollbackKernel"),
+                     0);
+    test_machine_set_elevated(f->m, 0);
+    reopen(f);
+    s = get_status(f, 0);
+    assert_false(s.rolled_back);
+    assert_int_equal(s.bad_count, 0);
+    assert_false(s.kernel.bad);
+    assert_boots(f, "kernel");
+}
+
 /* ---- refusals: each leaves the machine as it was ---- */
 
 static void refusals_of_a_standard_user(void **state)
@@ -749,6 +770,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(manual_revert_by_deleting_value,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(manual_revert_seen_by_open_context,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(manual_revert_seen_by_standard_user,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(refusals_of_a_standard_user, setup,
                                         teardown),
