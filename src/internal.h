@@ -164,8 +164,9 @@ int ksvc__journal_write(ksvc_context *ctx, const ksvc__journal *j);
 /* Carry out a journal just written: every rename, then the target state. */
 int ksvc__journal_carry_out(ksvc_context *ctx, const ksvc__journal *j);
 /* Settle a journal found pending: commit when its first rename happened,
- * else undo; then clear it. */
-int ksvc__journal_finish(ksvc_context *ctx, const ksvc__journal *j);
+ * else undo; then clear it.  *completed says the operation took effect. */
+int ksvc__journal_finish(ksvc_context *ctx, const ksvc__journal *j,
+                         int *completed);
 /* Load a pending journal; *found = 0 when there is none. */
 int ksvc__journal_load(ksvc_context *ctx, ksvc__journal *j, int *found);
 /* Remove leftover temporary files of an operation that never journaled. */

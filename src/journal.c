@@ -359,10 +359,12 @@ int ksvc__journal_carry_out(ksvc_context *ctx, const ksvc__journal *j)
     return commit(ctx, j);
 }
 
-int ksvc__journal_finish(ksvc_context *ctx, const ksvc__journal *j)
+int ksvc__journal_finish(ksvc_context *ctx, const ksvc__journal *j,
+                         int *completed)
 {
     int committed = 1, err;
 
+    *completed = 0;
     if (j->rename_count > 0) {
         int first_pending;
         err = exists(ctx, j->rename_from[0], &first_pending);
@@ -370,7 +372,9 @@ int ksvc__journal_finish(ksvc_context *ctx, const ksvc__journal *j)
             return err;
         committed = !first_pending;
     }
-    return committed ? commit(ctx, j) : undo(ctx, j);
+    err = committed ? commit(ctx, j) : undo(ctx, j);
+    *completed = committed && !err;
+    return err;
 }
 
 /* Is the file under a temporary name one this library left behind?  Its
@@ -435,13 +439,13 @@ static int record_manual_revert(ksvc_context *ctx)
 int ksvc__recover(ksvc_context *ctx)
 {
     ksvc__journal *j = malloc(sizeof *j);
-    int found, err;
+    int found, completed, err;
 
     if (!j)
         return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "recovery");
     err = ksvc__journal_load(ctx, j, &found);
     if (!err)
-        err = found ? ksvc__journal_finish(ctx, j)
+        err = found ? ksvc__journal_finish(ctx, j, &completed)
                     : ksvc__remove_temporaries(ctx);
     free(j);
     if (!err)

@@ -162,12 +162,18 @@ static int run_journal(ksvc_context *ctx, const ksvc__journal *j)
     }
     err = ksvc__journal_carry_out(ctx, j);
     if (err) {
-        /* Try once more to settle the journal either way, keeping the
-         * first error for the caller; the next open retries otherwise. */
+        /* Settle the journal either way at once.  Past the commit point
+         * that finishes the operation, which then succeeded after all;
+         * before it, the caller gets the first error and the state before.
+         * If this fails too, the next open settles it. */
         char detail[KSVC__DETAIL_LEN];
         long os_error = ctx->os_error;
+        int completed;
         memcpy(detail, ctx->detail, sizeof detail);
-        ksvc__journal_finish(ctx, j);
+        if (ksvc__journal_finish(ctx, j, &completed) == KSVC_OK && completed) {
+            ksvc__clear_error(ctx);
+            return KSVC_OK;
+        }
         memcpy(ctx->detail, detail, sizeof detail);
         ctx->os_error = os_error;
     }
