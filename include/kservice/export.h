@@ -5,6 +5,11 @@
  * Every public function is declared with #KSVC_API.  A static build defines
  * `KSVC_STATIC` (the pkg-config file does so for `--static`), a shared build
  * of the library itself defines `KSVC_BUILDING`.
+ *
+ * On Windows the library's own objects carry no dllexport: the DLL exports
+ * exactly the functions of its `.def` file, made from the symbol list, and
+ * the same objects linked statically into another DLL (an installer's
+ * custom action) export nothing of the library.
  */
 #ifndef KSERVICE_EXPORT_H
 #define KSERVICE_EXPORT_H
@@ -13,7 +18,7 @@
 #  define KSVC_API
 #elif defined(_WIN32) || defined(__CYGWIN__)
 #  if defined(KSVC_BUILDING)
-#    define KSVC_API __declspec(dllexport)
+#    define KSVC_API
 #  else
 #    define KSVC_API __declspec(dllimport)
 #  endif
