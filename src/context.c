@@ -104,6 +104,22 @@ int ksvc__begin(ksvc_context *ctx, ksvc__state *st, int mutating)
     return err;
 }
 
+int ksvc__run_mutation(ksvc_context *ctx,
+                       int (*op)(ksvc_context *ctx, ksvc__state *st))
+{
+    ksvc__state st;
+    int err;
+
+    if (!ctx)
+        return KSVC_E_INVALID_ARGUMENT;
+    err = ksvc__begin(ctx, &st, 1);
+    if (err)
+        return err;
+    err = op(ctx, &st);
+    ksvc__unlock(ctx);
+    return err;
+}
+
 int ksvc_open(ksvc_context **out, const ksvc_platform *platform,
               const ksvc_open_options *options)
 {
@@ -390,23 +406,19 @@ int ksvc_boot_path(ksvc_context *ctx, char *buf, size_t size)
     return err;
 }
 
-int ksvc_record_boot(ksvc_context *ctx)
+static int record_boot_locked(ksvc_context *ctx, ksvc__state *st)
 {
     const ksvc__slot_meta *meta;
     const char *name;
-    ksvc__state st;
-    int err;
+    int err = effective_slot(ctx, st, &name, &meta);
 
-    if (!ctx)
-        return KSVC_E_INVALID_ARGUMENT;
-    err = ksvc__begin(ctx, &st, 1);
-    if (err)
+    if (err || !strcmp(st->booted_sha256, meta->sha256))
         return err;
-    err = effective_slot(ctx, &st, &name, &meta);
-    if (!err && strcmp(st.booted_sha256, meta->sha256) != 0) {
-        strcpy(st.booted_sha256, meta->sha256);
-        err = ksvc__state_store(ctx, &st);
-    }
-    ksvc__unlock(ctx);
-    return err;
+    strcpy(st->booted_sha256, meta->sha256);
+    return ksvc__state_store(ctx, st);
+}
+
+int ksvc_record_boot(ksvc_context *ctx)
+{
+    return ksvc__run_mutation(ctx, record_boot_locked);
 }

@@ -214,6 +214,9 @@ void ksvc__unlock(ksvc_context *ctx);
 int ksvc__require_elevated(ksvc_context *ctx);
 /* Lock, recover, load: the start of every operation.  Unlocks on failure. */
 int ksvc__begin(ksvc_context *ctx, ksvc__state *st, int mutating);
+/* Begin a mutating operation, run op on the loaded state, unlock. */
+int ksvc__run_mutation(ksvc_context *ctx,
+                       int (*op)(ksvc_context *ctx, ksvc__state *st));
 
 /* ---- pre-check (precheck.c) ---- */
 int ksvc__precheck_run(ksvc_context *ctx, ksvc_precheck_result *r);

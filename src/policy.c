@@ -543,35 +543,24 @@ static int rollback_locked(ksvc_context *ctx, ksvc__state *st)
 
 int ksvc_rollback(ksvc_context *ctx)
 {
-    ksvc__state st;
-    int err;
+    return ksvc__run_mutation(ctx, rollback_locked);
+}
 
-    if (!ctx)
-        return KSVC_E_INVALID_ARGUMENT;
-    err = ksvc__begin(ctx, &st, 1);
-    if (err)
-        return err;
-    return finish(ctx, rollback_locked(ctx, &st));
+static int revert_locked(ksvc_context *ctx, ksvc__state *st)
+{
+    if (!st->rolled_back)
+        return ksvc__fail(ctx, KSVC_E_NOT_ROLLED_BACK,
+                          "RollbackKernel is not set");
+    st->rolled_back = 0;
+    st->rolled_back_from[0] = '\0';
+    if (st->kernel.recorded)
+        ksvc__bad_remove(st, st->kernel.version);
+    return ksvc__state_store(ctx, st);
 }
 
 int ksvc_revert_rollback(ksvc_context *ctx)
 {
-    ksvc__state st;
-    int err;
-
-    if (!ctx)
-        return KSVC_E_INVALID_ARGUMENT;
-    err = ksvc__begin(ctx, &st, 1);
-    if (err)
-        return err;
-    if (!st.rolled_back)
-        return finish(ctx, ksvc__fail(ctx, KSVC_E_NOT_ROLLED_BACK,
-                                      "RollbackKernel is not set"));
-    st.rolled_back = 0;
-    st.rolled_back_from[0] = '\0';
-    if (st.kernel.recorded)
-        ksvc__bad_remove(&st, st.kernel.version);
-    return finish(ctx, ksvc__state_store(ctx, &st));
+    return ksvc__run_mutation(ctx, revert_locked);
 }
 
 /* ---- repair ---- */
@@ -609,7 +598,7 @@ static int missing_kernel(ksvc_context *ctx, const char *why)
                       why);
 }
 
-static int repair_locked(ksvc_context *ctx, const ksvc__state *st)
+static int repair_locked(ksvc_context *ctx, ksvc__state *st)
 {
     const char *target = st->rolled_back ? KSVC__F_ROLLBACK : KSVC__F_KERNEL;
     const char *source = st->rolled_back ? KSVC__F_KERNEL : KSVC__F_ROLLBACK;
@@ -664,13 +653,5 @@ static int repair_locked(ksvc_context *ctx, const ksvc__state *st)
 
 int ksvc_repair(ksvc_context *ctx)
 {
-    ksvc__state st;
-    int err;
-
-    if (!ctx)
-        return KSVC_E_INVALID_ARGUMENT;
-    err = ksvc__begin(ctx, &st, 1);
-    if (err)
-        return err;
-    return finish(ctx, repair_locked(ctx, &st));
+    return ksvc__run_mutation(ctx, repair_locked);
 }
