@@ -176,10 +176,12 @@ static void add_problem(ksvc_context *ctx, ksvc_status *s, const char *fmt,
     s->problem_count++;
 }
 
-/* Fill one slot's status from the file and the record; hash on request. */
+/* Fill one slot's status from the file and the record.  The bytes are
+ * hashed unless the file still carries the stamp recorded when they last
+ * matched (KSVC_STATUS_VERIFY hashes all the same). */
 static int describe_slot(ksvc_context *ctx, const char *name,
                          const ksvc__slot_meta *m, const ksvc__state *st,
-                         ksvc_slot_status *out)
+                         unsigned flags, ksvc_slot_status *out)
 {
     ksvc_file_info info;
     int err = ksvc__stat(ctx, name, &info);
@@ -195,9 +197,12 @@ static int describe_slot(ksvc_context *ctx, const char *name,
     out->bad = m->recorded && ksvc__bad_contains(st, m->version);
     out->intact = out->present && m->recorded &&
                   (!m->has_size || m->size == info.size);
-    /* Always hashed, whatever the flags: bytes changed behind the
-     * library's back with the size kept are never reported intact. */
-    if (out->intact && m->sha256[0]) {
+    /* Bytes changed behind the library's back, even with the size kept,
+     * moved the change time, so they are hashed and never reported intact.
+     * Status only reads: a stamp is recorded by operations that write. */
+    if (out->intact && m->sha256[0] &&
+        ((flags & KSVC_STATUS_VERIFY) ||
+         !ksvc__stamp_matches(&m->stamp, &info))) {
         char actual[65];
         uint64_t size;
         err = ksvc__hash_slot(ctx, name, actual, &size);
@@ -302,11 +307,11 @@ static int status_locked(ksvc_context *ctx, ksvc_status *s)
     int journal_pending, err;
 
     fill_status(ctx, st, s);
-    err = describe_slot(ctx, KSVC__F_KERNEL, &st->kernel, st,
+    err = describe_slot(ctx, KSVC__F_KERNEL, &st->kernel, st, s->flags,
                         &s->kernel);
     if (!err)
         err = describe_slot(ctx, KSVC__F_ROLLBACK, &st->rollback, st,
-                            &s->rollback);
+                            s->flags, &s->rollback);
     if (!err)
         err = image_version(ctx, KSVC__F_KERNEL, s->kernel.present,
                             s->kernel_image_version);

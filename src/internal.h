@@ -28,6 +28,8 @@
 #define KSVC__V_RB_VERSION "KServiceRollbackVersion"
 #define KSVC__V_RB_SHA "KServiceRollbackSha256"
 #define KSVC__V_RB_SIZE "KServiceRollbackSize"
+#define KSVC__V_KERNEL_STAMP "KServiceKernelStamp"
+#define KSVC__V_RB_STAMP "KServiceRollbackStamp"
 #define KSVC__V_BAD "KServiceBadVersions"
 #define KSVC__V_BOOTED "KServiceBootedSha256"
 #define KSVC__V_JOURNAL "KServiceJournal"
@@ -48,6 +50,18 @@
  * disk speed, small enough that memory stays constant. */
 #define KSVC__CHUNK (1u << 20)
 
+/* The fingerprint of a slot file that was found to hold its recorded
+ * SHA-256: while the file's size, identity and change time are still these,
+ * its bytes are unchanged (any write or link moves the change time), so it
+ * is intact without hashing.  All zero: none recorded. */
+typedef struct ksvc__stamp {
+    uint64_t size;
+    uint64_t file_id;
+    int64_t change_ns;
+} ksvc__stamp;
+/* Room for "size:file_id:change_ns" and its NUL. */
+#define KSVC__STAMP_TEXT 64
+
 /* What the registry records of one slot. */
 typedef struct ksvc__slot_meta {
     int recorded;                      /* a version is recorded */
@@ -55,6 +69,10 @@ typedef struct ksvc__slot_meta {
     char sha256[65];                   /* "" when not recorded */
     int has_size;
     uint64_t size;
+    ksvc__stamp stamp;                 /* KServiceKernelStamp and the like */
+    /* Never stored: this operation wrote or verified the file it puts in
+     * this slot, so the journal commit may stamp it. */
+    int verified;
 } ksvc__slot_meta;
 
 /* The whole servicing state as the registry records it. */
@@ -124,6 +142,14 @@ int ksvc__hash_slot(ksvc_context *ctx, const char *name, char hex[65],
                     uint64_t *size);
 int ksvc__sha256_hex_valid(const char *hex);
 
+/* ---- fingerprints (state.c) ---- */
+/* The stamp of what stat found: all zero unless a regular file whose
+ * backend tells its identity and change time. */
+void ksvc__stamp_of(const ksvc_file_info *info, ksvc__stamp *stamp);
+/* Does the file stat found still carry the recorded, non-zero stamp? */
+int ksvc__stamp_matches(const ksvc__stamp *recorded,
+                        const ksvc_file_info *info);
+
 /* ---- state (state.c) ---- */
 int ksvc__state_load(ksvc_context *ctx, ksvc__state *st);
 /* Build the registry changes that make the stored state equal st; names
@@ -132,6 +158,7 @@ typedef struct ksvc__state_changes {
     ksvc_reg_change change[16];
     size_t count;
     char kernel_size[24], rollback_size[24];
+    char kernel_stamp[KSVC__STAMP_TEXT], rollback_stamp[KSVC__STAMP_TEXT];
     char bad_multi[KSVC__BAD_MAX * (KSVC_KVER_MAX + 1) + 1];
 } ksvc__state_changes;
 void ksvc__state_changes_build(const ksvc__state *st, ksvc__state_changes *c);

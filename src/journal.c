@@ -322,9 +322,38 @@ static int check_kernel(ksvc_context *ctx, const ksvc__journal *j)
     return KSVC_OK;
 }
 
+/* Stamp every slot the journal renamed into: the file this operation
+ * wrote or verified (the journal in memory says so; one read back from the
+ * registry never does, so recovery stamps nothing) gets the fingerprint it
+ * has now, any other loses its stamp and is hashed when next checked.  Only
+ * after all renames: replacing `kernel` drops the link count, and so moves
+ * the change time, of the old kernel that has become `kernel.rollback`. */
+static int stamp_renamed(ksvc_context *ctx, const ksvc__journal *j,
+                         ksvc__state *target)
+{
+    ksvc_file_info info;
+    size_t i;
+    int err;
+
+    for (i = 0; i < j->rename_count; i++) {
+        ksvc__slot_meta *m = !strcmp(j->rename_to[i], KSVC__F_KERNEL)
+                                 ? &target->kernel
+                                 : &target->rollback;
+        memset(&m->stamp, 0, sizeof m->stamp);
+        if (!m->verified)
+            continue;
+        err = ksvc__stat(ctx, j->rename_to[i], &info);
+        if (err)
+            return err;
+        ksvc__stamp_of(&info, &m->stamp);
+    }
+    return KSVC_OK;
+}
+
 static int commit(ksvc_context *ctx, const ksvc__journal *j)
 {
     ksvc__state_changes c;
+    ksvc__state *target;
     size_t i;
     int present, err;
 
@@ -341,8 +370,17 @@ static int commit(ksvc_context *ctx, const ksvc__journal *j)
     err = check_kernel(ctx, j);
     if (err)
         return err;
+    target = malloc(sizeof *target);
+    if (!target)
+        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "committing %s", j->op);
+    *target = j->target;
+    err = stamp_renamed(ctx, j, target);
+    if (err) {
+        free(target);
+        return err;
+    }
     /* The target state and the end of the journal in one write. */
-    ksvc__state_changes_build(&j->target, &c);
+    ksvc__state_changes_build(target, &c);
     c.change[c.count].name = KSVC__V_JOURNAL;
     c.change[c.count].remove = 1;
     c.change[c.count].type = KSVC_REG_MULTI_SZ;
@@ -350,6 +388,7 @@ static int commit(ksvc_context *ctx, const ksvc__journal *j)
     c.change[c.count].size = 0;
     c.count++;
     err = ctx->p->reg_write(ctx->p, KSVC__LXSS_KEY, c.change, c.count);
+    free(target); /* after the write: the changes point into it */
     return err ? ksvc__platform_fail(ctx, err, "writing the servicing state")
                : KSVC_OK;
 }

@@ -339,6 +339,10 @@ static int plan_install(ksvc_context *ctx, const ksvc__state *st,
         if (err)
             return err;
         j->target.rollback = st->kernel;
+        /* The old kernel's bytes are vouched for only if it still carried
+         * its stamp when it was given its second name. */
+        j->target.rollback.verified =
+            ksvc__stamp_matches(&st->kernel.stamp, &info);
         add_rename(j, KSVC__F_ROLLBACK_NEW, KSVC__F_ROLLBACK);
     }
     add_rename(j, KSVC__F_KERNEL_NEW, KSVC__F_KERNEL);
@@ -437,6 +441,7 @@ static int install_locked(ksvc_context *ctx, const ksvc__state *st,
         return err;
     memset(&m, 0, sizeof m);
     m.recorded = 1;
+    m.verified = 1; /* hashed while it is copied */
     strcpy(m.version, version);
     err = stage_payload(ctx, payload_path, o, &m);
     if (!err)
@@ -486,13 +491,38 @@ int ksvc_install(ksvc_context *ctx, const char *payload_path,
 
 /* ---- rollback and revert ---- */
 
-/* The rollback kernel must be present, recorded and match its record. */
-static int check_rollback_slot(ksvc_context *ctx, const ksvc__state *st)
+/* Do the bytes of slot name (info: its stat, taken before reading) still
+ * hash to m's SHA-256?  A file that still carries the stamp recorded when
+ * they last did is not read again; a hash that matches records the stamp of
+ * info in m, for the caller's state write.  The stat comes first: a write
+ * after it moves the change time away from the stamp. */
+static int slot_bytes_match(ksvc_context *ctx, const char *name,
+                            ksvc__slot_meta *m, const ksvc_file_info *info,
+                            char actual[65], int *match)
 {
-    const ksvc__slot_meta *r = &st->rollback;
+    uint64_t size;
+    int err;
+
+    *match = 1;
+    actual[0] = '\0';
+    if (!m->sha256[0] || ksvc__stamp_matches(&m->stamp, info))
+        return KSVC_OK;
+    err = ksvc__hash_slot(ctx, name, actual, &size);
+    if (err)
+        return err;
+    *match = same_hex(actual, m->sha256) && size == info->size;
+    if (*match)
+        ksvc__stamp_of(info, &m->stamp);
+    return KSVC_OK;
+}
+
+/* The rollback kernel must be present, recorded and match its record. */
+static int check_rollback_slot(ksvc_context *ctx, ksvc__state *st)
+{
+    ksvc__slot_meta *r = &st->rollback;
     ksvc_file_info info;
     char actual[65];
-    uint64_t size;
+    int match;
     int err = ksvc__stat(ctx, KSVC__F_ROLLBACK, &info);
 
     if (err)
@@ -512,10 +542,8 @@ static int check_rollback_slot(ksvc_context *ctx, const ksvc__state *st)
                           "%s is %llu bytes, recorded %llu", KSVC__F_ROLLBACK,
                           (unsigned long long)info.size,
                           (unsigned long long)r->size);
-    if (!r->sha256[0])
-        return KSVC_OK;
-    err = ksvc__hash_slot(ctx, KSVC__F_ROLLBACK, actual, &size);
-    if (!err && !same_hex(actual, r->sha256))
+    err = slot_bytes_match(ctx, KSVC__F_ROLLBACK, r, &info, actual, &match);
+    if (!err && !match)
         err = ksvc__fail(ctx, KSVC_E_DAMAGED,
                          "%s has SHA-256 %s, recorded %s", KSVC__F_ROLLBACK,
                          actual, r->sha256);
@@ -565,13 +593,13 @@ int ksvc_revert_rollback(ksvc_context *ctx)
 
 /* ---- repair ---- */
 
-/* Does the named slot hold what its record says? */
+/* Does the named slot hold what its record says?  A hash that matches
+ * stamps m. */
 static int slot_intact(ksvc_context *ctx, const char *name,
-                       const ksvc__slot_meta *m, int *intact)
+                       ksvc__slot_meta *m, int *intact)
 {
     ksvc_file_info info;
     char actual[65];
-    uint64_t size;
     int err = ksvc__stat(ctx, name, &info);
 
     *intact = 0;
@@ -583,9 +611,20 @@ static int slot_intact(ksvc_context *ctx, const char *name,
         *intact = 1;
         return KSVC_OK;
     }
-    err = ksvc__hash_slot(ctx, name, actual, &size);
-    *intact = !err && same_hex(actual, m->sha256);
-    return err;
+    return slot_bytes_match(ctx, name, m, &info, actual, intact);
+}
+
+/* The stamps the checks of repair recorded, written only when they
+ * changed: repairing an intact machine whose stamps hold writes nothing. */
+static int store_new_stamps(ksvc_context *ctx, const ksvc__state *st,
+                            const ksvc__stamp *kernel_before,
+                            const ksvc__stamp *rollback_before)
+{
+    if (!memcmp(kernel_before, &st->kernel.stamp, sizeof *kernel_before) &&
+        !memcmp(rollback_before, &st->rollback.stamp,
+                sizeof *rollback_before))
+        return KSVC_OK;
+    return ksvc__state_store(ctx, st);
 }
 
 static int missing_kernel(ksvc_context *ctx, const char *why)
@@ -602,8 +641,11 @@ static int repair_locked(ksvc_context *ctx, ksvc__state *st)
 {
     const char *target = st->rolled_back ? KSVC__F_ROLLBACK : KSVC__F_KERNEL;
     const char *source = st->rolled_back ? KSVC__F_KERNEL : KSVC__F_ROLLBACK;
-    const ksvc__slot_meta *src_meta = st->rolled_back ? &st->kernel
-                                                      : &st->rollback;
+    ksvc__slot_meta *src_meta = st->rolled_back ? &st->kernel : &st->rollback;
+    ksvc__slot_meta *target_meta = st->rolled_back ? &st->rollback
+                                                   : &st->kernel;
+    const ksvc__stamp kernel_before = st->kernel.stamp;
+    const ksvc__stamp rollback_before = st->rollback.stamp;
     ksvc__journal *j;
     ksvc__slot_meta copy;
     ksvc_file *src;
@@ -611,8 +653,10 @@ static int repair_locked(ksvc_context *ctx, ksvc__state *st)
 
     err = check_slot_names(ctx);
     if (!err)
-        err = slot_intact(ctx, target, effective_meta(st), &intact);
-    if (err || intact)
+        err = slot_intact(ctx, target, target_meta, &intact);
+    if (!err && intact)
+        return store_new_stamps(ctx, st, &kernel_before, &rollback_before);
+    if (err)
         return err;
     err = slot_intact(ctx, source, src_meta, &intact);
     if (err)
@@ -637,6 +681,8 @@ static int repair_locked(ksvc_context *ctx, ksvc__state *st)
                           "%s changed while it was copied", source);
     }
     copy.has_size = 1;
+    /* Copied from bytes that hashed to the record while they were read. */
+    copy.verified = src_meta->sha256[0] != '\0';
     j = calloc(1, sizeof *j);
     if (!j) {
         ctx->p->remove(ctx->p, KSVC__F_KERNEL_NEW);

@@ -142,9 +142,65 @@ static int read_size(ksvc_context *ctx, const char *name, int *has_size,
     return KSVC_OK;
 }
 
+/* One decimal number of at most max, ended by end; advances *text. */
+static int parse_number(const char **text, char end, uint64_t max,
+                        uint64_t *value)
+{
+    const char *c = *text;
+    uint64_t v = 0;
+
+    for (; *c >= '0' && *c <= '9'; c++) {
+        if (v > (max - (uint64_t)(*c - '0')) / 10)
+            return 0;
+        v = v * 10 + (uint64_t)(*c - '0');
+    }
+    if (c == *text || *c != end)
+        return 0;
+    *text = c + 1;
+    *value = v;
+    return 1;
+}
+
+/* "size:file_id:change_ns", each decimal, nothing else. */
+static int parse_stamp(const char *raw, size_t size, ksvc__stamp *stamp)
+{
+    const char *c = raw;
+    uint64_t change_ns;
+
+    if (size == 0 || memchr(raw, '\0', size) == NULL)
+        return 0;
+    if (!parse_number(&c, ':', UINT64_MAX, &stamp->size) ||
+        !parse_number(&c, ':', UINT64_MAX, &stamp->file_id) ||
+        !parse_number(&c, '\0', INT64_MAX, &change_ns))
+        return 0;
+    stamp->change_ns = (int64_t)change_ns;
+    return 1;
+}
+
+/* A stamp only ever spares a hash, so one that is missing, of another type
+ * or malformed (a hand edit) is no error: it is ignored and the file is
+ * hashed, as it would be without a stamp.  A failing read still fails. */
+static int read_stamp(ksvc_context *ctx, const char *name, ksvc__stamp *stamp)
+{
+    char raw[KSVC__STAMP_TEXT];
+    size_t size = sizeof raw;
+    uint32_t type;
+    int err = ctx->p->reg_read(ctx->p, KSVC__LXSS_KEY, name, &type, raw,
+                               &size);
+
+    memset(stamp, 0, sizeof *stamp);
+    if (err == KSVC_E_NOT_FOUND || err == KSVC_E_TOO_LONG)
+        return KSVC_OK;
+    if (err)
+        return ksvc__platform_fail(ctx, err, name);
+    if (type != KSVC_REG_SZ || !parse_stamp(raw, size, stamp))
+        memset(stamp, 0, sizeof *stamp);
+    return KSVC_OK;
+}
+
 static int load_slot(ksvc_context *ctx, ksvc__slot_meta *m,
                      const char *version_name, const char *sha_name,
-                     const char *size_name)
+                     const char *size_name, const char *stamp_name)
 {
     int err;
 
@@ -155,6 +211,8 @@ static int load_slot(ksvc_context *ctx, ksvc__slot_meta *m,
         err = read_sha(ctx, sha_name, m->sha256);
     if (!err)
         err = read_size(ctx, size_name, &m->has_size, &m->size);
+    if (!err)
+        err = read_stamp(ctx, stamp_name, &m->stamp);
     return err;
 }
 
@@ -231,10 +289,11 @@ int ksvc__state_load(ksvc_context *ctx, ksvc__state *st)
 
     memset(st, 0, sizeof *st);
     err = load_slot(ctx, &st->kernel, KSVC__V_KERNEL_VERSION,
-                    KSVC__V_KERNEL_SHA, KSVC__V_KERNEL_SIZE);
+                    KSVC__V_KERNEL_SHA, KSVC__V_KERNEL_SIZE,
+                    KSVC__V_KERNEL_STAMP);
     if (!err)
         err = load_slot(ctx, &st->rollback, KSVC__V_RB_VERSION, KSVC__V_RB_SHA,
-                        KSVC__V_RB_SIZE);
+                        KSVC__V_RB_SIZE, KSVC__V_RB_STAMP);
     if (!err)
         err = load_rollback_flag(ctx, st);
     if (!err)
@@ -267,12 +326,21 @@ static void add_string(ksvc__state_changes *c, const char *name, int present,
 
 static void add_slot(ksvc__state_changes *c, const ksvc__slot_meta *m,
                      const char *version_name, const char *sha_name,
-                     const char *size_name, char *size_text)
+                     const char *size_name, char *size_text,
+                     const char *stamp_name, char *stamp_text)
 {
+    const ksvc__stamp *s = &m->stamp;
+    int stamped = m->recorded && m->sha256[0] && s->file_id != 0 &&
+                  s->change_ns != 0;
+
     snprintf(size_text, 24, "%llu", (unsigned long long)m->size);
+    snprintf(stamp_text, KSVC__STAMP_TEXT, "%llu:%llu:%lld",
+             (unsigned long long)s->size, (unsigned long long)s->file_id,
+             (long long)s->change_ns);
     add_string(c, version_name, m->recorded, m->version);
     add_string(c, sha_name, m->recorded, m->sha256);
     add_string(c, size_name, m->recorded && m->has_size, size_text);
+    add_string(c, stamp_name, stamped, stamp_text);
 }
 
 static size_t pack_bad(const ksvc__state *st, char *out)
@@ -301,9 +369,11 @@ void ksvc__state_changes_build(const ksvc__state *st, ksvc__state_changes *c)
     if (!st->rolled_back)
         add_change(c, KSVC__V_ROLLBACK_FLAG, 0, KSVC_REG_SZ, NULL, 0);
     add_slot(c, &st->kernel, KSVC__V_KERNEL_VERSION, KSVC__V_KERNEL_SHA,
-             KSVC__V_KERNEL_SIZE, c->kernel_size);
+             KSVC__V_KERNEL_SIZE, c->kernel_size, KSVC__V_KERNEL_STAMP,
+             c->kernel_stamp);
     add_slot(c, &st->rollback, KSVC__V_RB_VERSION, KSVC__V_RB_SHA,
-             KSVC__V_RB_SIZE, c->rollback_size);
+             KSVC__V_RB_SIZE, c->rollback_size, KSVC__V_RB_STAMP,
+             c->rollback_stamp);
     bad_size = pack_bad(st, c->bad_multi);
     add_change(c, KSVC__V_BAD, st->bad_count > 0, KSVC_REG_MULTI_SZ,
                c->bad_multi, bad_size);
@@ -372,9 +442,37 @@ int ksvc__apply_manual_revert(ksvc__state *st)
     return 1;
 }
 
+/* ---- fingerprints ---- */
+
+void ksvc__stamp_of(const ksvc_file_info *info, ksvc__stamp *stamp)
+{
+    memset(stamp, 0, sizeof *stamp);
+    if (info->kind != KSVC_FILE_REGULAR || info->file_id == 0 ||
+        info->change_ns <= 0)
+        return;
+    stamp->size = info->size;
+    stamp->file_id = info->file_id;
+    stamp->change_ns = info->change_ns;
+}
+
+int ksvc__stamp_matches(const ksvc__stamp *recorded,
+                        const ksvc_file_info *info)
+{
+    ksvc__stamp now;
+
+    ksvc__stamp_of(info, &now);
+    return now.file_id != 0 && recorded->file_id == now.file_id &&
+           recorded->change_ns == now.change_ns && recorded->size == now.size;
+}
+
 int ksvc__stat(ksvc_context *ctx, const char *name, ksvc_file_info *info)
 {
-    int err = ctx->p->stat(ctx->p, name, info);
+    int err;
+
+    /* A backend built before file_id and change_ns leaves them 0: "cannot
+     * tell", so every slot is hashed. */
+    memset(info, 0, sizeof *info);
+    err = ctx->p->stat(ctx->p, name, info);
 
     return err ? ksvc__platform_fail(ctx, err, name) : KSVC_OK;
 }

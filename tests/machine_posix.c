@@ -474,6 +474,9 @@ static const char *const snapshot_values[] = {
     "KServiceRestartRequired", "KServiceBootedVersion",
     "KServiceKernelVersion",  "KServiceState",
     "KServiceVersion",        "KServiceLastOperation",
+    /* Not KServiceKernelStamp / KServiceRollbackStamp: a fingerprint holds
+     * a change time, which differs from one run to the next, and only ever
+     * spares a hash (the hive line below still sees it change). */
 };
 
 typedef struct text {

@@ -633,6 +633,181 @@ static void repair_of_damaged_kernel(void **state)
     assert_int_equal(s.problem_count, 0);
 }
 
+/* ---- fingerprints: a recorded stamp spares the hash, never the truth ---- */
+
+/* The machine's own table with file_read counting the bytes it returns,
+ * for the length of one call: proof of which calls read a kernel file and
+ * which only stat it.  The table itself is patched (a copy would not do:
+ * the test machine finds itself from its table's address). */
+static int (*real_file_read)(ksvc_file *, uint64_t, void *, size_t, size_t *);
+static uint64_t bytes_read;
+
+static int counting_read(ksvc_file *file, uint64_t offset, void *buf,
+                         size_t size, size_t *got)
+{
+    int rc = real_file_read(file, offset, buf, size, got);
+    if (rc == KSVC_OK)
+        bytes_read += *got;
+    return rc;
+}
+
+typedef struct counted_status {
+    uint64_t bytes;     /* read by the library during the call */
+    int kernel_intact, rollback_intact;
+    size_t problem_count;
+} counted_status;
+
+static void count_reads(fixture *f)
+{
+    real_file_read = f->p->file_read;
+    f->p->file_read = counting_read;
+    bytes_read = 0;
+}
+
+static void stop_counting(fixture *f)
+{
+    f->p->file_read = real_file_read;
+}
+
+static counted_status status_counting_reads(fixture *f, unsigned flags)
+{
+    ksvc_status s = KSVC_STATUS_INIT;
+    counted_status out;
+    int rc;
+
+    s.flags = flags;
+    count_reads(f);
+    rc = ksvc_status_get(f->ctx, &s);
+    stop_counting(f);
+    assert_int_equal(rc, KSVC_OK);
+    out.bytes = bytes_read;
+    out.kernel_intact = s.kernel.intact;
+    out.rollback_intact = s.rollback.intact;
+    out.problem_count = s.problem_count;
+    return out;
+}
+
+static uint64_t rollback_counting_reads(fixture *f, int expected_err)
+{
+    int rc;
+
+    count_reads(f);
+    rc = ksvc_rollback(f->ctx);
+    stop_counting(f);
+    assert_int_equal(rc, expected_err);
+    return bytes_read;
+}
+
+/* Kernels larger than the image header status reads (0x10200 bytes and the
+ * version) and than one copy chunk, so that a hash stands out. */
+#define BIG_A_SIZE ((size_t)(3u << 20) + 7)
+#define BIG_B_SIZE ((size_t)(2u << 20) + 11)
+
+static int value_present(fixture *f, const char *name)
+{
+    char buf[256];
+    size_t size = sizeof buf;
+    uint32_t type;
+    return f->p->reg_read(f->p, LXSS, name, &type, buf, &size) == KSVC_OK;
+}
+
+static void install_two_big_kernels(fixture *f)
+{
+    const char *big_a = test_machine_payload(f->m, "BIG_A", 4, BIG_A_SIZE);
+    const char *big_b = test_machine_payload(f->m, "BIG_B", 5, BIG_B_SIZE);
+
+    assert_int_equal(install(f, big_a, A, 0), KSVC_OK);
+    assert_int_equal(install(f, big_b, B, 0), KSVC_OK);
+    assert_true(value_present(f, "KServiceKernelStamp"));
+    assert_true(value_present(f, "KServiceRollbackStamp"));
+}
+
+/* After an install both slots carry stamps: plain status and rollback read
+ * no kernel bytes beyond the image headers; verify still hashes both. */
+static void stamp_spares_the_hash(void **state)
+{
+    fixture *f = *state;
+    counted_status plain, verify;
+
+    install_two_big_kernels(f);
+    plain = status_counting_reads(f, 0);
+    assert_true(plain.kernel_intact && plain.rollback_intact);
+    assert_int_equal(plain.problem_count, 0);
+    /* the image header of each slot: 0x10200 bytes and the version */
+    assert_true(plain.bytes <= 2u * (0x10200u + KSVC_KVER_MAX + 2u));
+    verify = status_counting_reads(f, KSVC_STATUS_VERIFY);
+    assert_true(verify.kernel_intact && verify.rollback_intact);
+    assert_true(verify.bytes >= BIG_A_SIZE + BIG_B_SIZE);
+    assert_int_equal(rollback_counting_reads(f, KSVC_OK), 0);
+    assert_boots(f, "kernel.rollback");
+}
+
+/* Bytes changed by hand, the size kept, after the stamps were recorded:
+ * plain status (no verify flag) hashes and reports the slot damaged, and
+ * rollback refuses a damaged rollback slot. */
+static void stamp_never_hides_a_hand_edit(void **state)
+{
+    fixture *f = *state;
+    counted_status plain;
+    char *before, *after;
+
+    install_two_big_kernels(f);
+    test_machine_corrupt_file_by_hand(f->m, "kernel");
+    plain = status_counting_reads(f, 0);
+    assert_false(plain.kernel_intact);
+    assert_true(plain.rollback_intact);
+    assert_true(plain.problem_count >= 1);
+    assert_true(plain.bytes >= BIG_B_SIZE);
+    test_machine_corrupt_file_by_hand(f->m, "kernel.rollback");
+    plain = status_counting_reads(f, 0);
+    assert_false(plain.kernel_intact);
+    assert_false(plain.rollback_intact);
+    before = test_machine_snapshot(f->m);
+    assert_true(rollback_counting_reads(f, KSVC_E_DAMAGED) >= BIG_A_SIZE);
+    after = test_machine_snapshot(f->m);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
+static void set_stamp_by_hand(fixture *f, const char *name, const char *text)
+{
+    ksvc_reg_change change = {name, 0, KSVC_REG_SZ, text, strlen(text) + 1};
+    assert_int_equal(f->p->reg_write(f->p, LXSS, &change, 1), KSVC_OK);
+}
+
+/* A stamp edited by hand is no error (documented in doc/mainpage.md): one
+ * that does not parse, and one that parses but names another file, only
+ * make the slot be hashed.  Repair, finding the slot intact by its hash,
+ * records a true stamp again. */
+static void stamp_edited_by_hand_forces_a_hash(void **state)
+{
+    fixture *f = *state;
+    counted_status plain;
+
+    install_two_big_kernels(f);
+    set_stamp_by_hand(f, "KServiceKernelStamp", "not a stamp");
+    set_stamp_by_hand(f, "KServiceRollbackStamp", "3145735:1:1");
+    plain = status_counting_reads(f, 0);
+    assert_true(plain.kernel_intact && plain.rollback_intact);
+    assert_int_equal(plain.problem_count, 0);
+    assert_true(plain.bytes >= BIG_A_SIZE + BIG_B_SIZE);
+    set_stamp_by_hand(f, "KServiceKernelStamp", "99999999999999999999999:1:1");
+    plain = status_counting_reads(f, 0);
+    assert_true(plain.kernel_intact);
+    /* Repair hashes the kernel and stamps it; the rollback slot keeps its
+     * lying stamp until rollback hashes it and stamps it too. */
+    assert_int_equal(ksvc_repair(f->ctx), KSVC_OK);
+    plain = status_counting_reads(f, 0);
+    assert_true(plain.kernel_intact && plain.rollback_intact);
+    assert_true(plain.bytes >= BIG_A_SIZE);
+    assert_true(plain.bytes < BIG_A_SIZE + BIG_B_SIZE);
+    assert_int_equal(rollback_counting_reads(f, KSVC_OK), BIG_A_SIZE);
+    plain = status_counting_reads(f, 0);
+    assert_true(plain.kernel_intact && plain.rollback_intact);
+    assert_true(plain.bytes < BIG_B_SIZE);
+}
+
 static void repair_refusals(void **state)
 {
     fixture *f = *state;
@@ -794,6 +969,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(repair_of_damaged_kernel, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(repair_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(stamp_spares_the_hash, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(stamp_never_hides_a_hand_edit, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(stamp_edited_by_hand_forces_a_hash,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(repair_never_restores_a_bad_version,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(record_boot_clears_restart, setup,

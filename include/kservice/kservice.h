@@ -300,16 +300,18 @@ typedef struct ksvc_slot_status {
     int present;  /**< a regular file has the slot's name */
     int recorded; /**< the registry records a version for it */
     int intact;   /**< present and matches what is recorded: its size and
-                       its SHA-256 (hashed on every ksvc_status_get()) */
+                       its SHA-256 (hashed unless the file still carries the
+                       fingerprint recorded when it last matched: any write
+                       or new link changes that) */
     int bad;      /**< its recorded version is marked bad */
     uint64_t size;                  /**< size of the file on disk */
     char kernel_version[KSVC_KVER_MAX + 1]; /**< recorded version, or "" */
     char sha256[65];                /**< recorded SHA-256 in hex, or "" */
 } ksvc_slot_status;
 
-/** Status flag: hash both slots and compare with the recorded SHA-256.
- * Both slots are now hashed on every call, so the flag is accepted and
- * changes nothing. */
+/** Status flag: hash both slots and compare with the recorded SHA-256,
+ * even a slot that still carries its recorded fingerprint (without the flag
+ * such a slot is intact without being read; any other slot is hashed). */
 #define KSVC_STATUS_VERIFY 0x1u
 
 /** The answer of ksvc_status(). */

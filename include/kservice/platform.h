@@ -62,6 +62,16 @@ typedef struct ksvc_file_info {
     ksvc_file_kind kind; /**< what the name is */
     uint64_t size;       /**< size in bytes of a regular file */
     uint32_t links;      /**< hard link count of a regular file */
+    /** Identity of the file, the same for every name of it: the inode
+     * mixed with the device, or the NTFS file index mixed with the volume
+     * serial number.  0 when the backend cannot tell; then the core always
+     * hashes. */
+    uint64_t file_id;
+    /** The file's change time in nanoseconds since 1970 (POSIX `st_ctim`,
+     * Windows `ChangeTime`), which moves on every write and every change of
+     * the link count.  0 when the backend cannot tell; then the core always
+     * hashes. */
+    int64_t change_ns;
 } ksvc_file_info;
 
 /** Native processor architecture of the machine. */

@@ -471,6 +471,25 @@ static int backend_file_close(ksvc_file *f)
 /* The tools folder                                                         */
 /* ------------------------------------------------------------------------ */
 
+/* The inode mixed with the device: one number naming the file itself. */
+static uint64_t file_id_of(const struct stat *st)
+{
+    return (uint64_t)st->st_ino ^
+           ((uint64_t)st->st_dev * UINT64_C(0x9E3779B97F4A7C15));
+}
+
+/* The change time in nanoseconds: it moves on every write and every change
+ * of the link count, which no user can set back. */
+static int64_t change_ns_of(const struct stat *st)
+{
+#if defined(__APPLE__)
+    const struct timespec *ct = &st->st_ctimespec;
+#else
+    const struct timespec *ct = &st->st_ctim;
+#endif
+    return (int64_t)ct->tv_sec * 1000000000 + (int64_t)ct->tv_nsec;
+}
+
 static int backend_stat(const ksvc_platform *p, const char *name,
                         ksvc_file_info *info)
 {
@@ -497,6 +516,8 @@ static int backend_stat(const ksvc_platform *p, const char *name,
     info->kind = KSVC_FILE_REGULAR;
     info->size = (uint64_t)st.st_size;
     info->links = st.st_nlink > UINT32_MAX ? UINT32_MAX : (uint32_t)st.st_nlink;
+    info->file_id = file_id_of(&st);
+    info->change_ns = change_ns_of(&st);
     return KSVC_OK;
 }
 

@@ -20,6 +20,8 @@
     X(GetFileSizeEx, BOOL, (HANDLE, PLARGE_INTEGER))                          \
     X(GetFileInformationByHandle, BOOL,                                       \
       (HANDLE, LPBY_HANDLE_FILE_INFORMATION))                                 \
+    X(GetFileInformationByHandleEx, BOOL,                                     \
+      (HANDLE, FILE_INFO_BY_HANDLE_CLASS, LPVOID, DWORD))                     \
     X(GetFileType, DWORD, (HANDLE))                                           \
     X(CloseHandle, BOOL, (HANDLE))                                            \
     X(MoveFileExW, BOOL, (LPCWSTR, LPCWSTR, DWORD))                           \

@@ -65,6 +65,7 @@ static struct syscall syscalls[SYS_COUNT_] = {
 #define os_FlushFileBuffers OS(FlushFileBuffers)
 #define os_GetFileSizeEx OS(GetFileSizeEx)
 #define os_GetFileInformationByHandle OS(GetFileInformationByHandle)
+#define os_GetFileInformationByHandleEx OS(GetFileInformationByHandleEx)
 #define os_GetFileType OS(GetFileType)
 #define os_CloseHandle OS(CloseHandle)
 #define os_MoveFileExW OS(MoveFileExW)
@@ -624,6 +625,37 @@ static int tools_check(backend *b, int create)
     return KSVC_OK;
 }
 
+/* Nanoseconds from 1601 (FILETIME) to 1970. */
+#define UNIX_EPOCH_100NS 116444736000000000LL
+
+/* The file index mixed with the volume serial: one number naming the file
+ * itself, whatever name it is reached by. */
+static uint64_t file_id_of(const BY_HANDLE_FILE_INFORMATION *fi)
+{
+    uint64_t index = ((uint64_t)fi->nFileIndexHigh << 32) | fi->nFileIndexLow;
+
+    return index ^ ((uint64_t)fi->dwVolumeSerialNumber *
+                    UINT64_C(0x9E3779B97F4A7C15));
+}
+
+/* ChangeTime moves on every write and every change of the link count; a
+ * file system without it reports 0, and then the last write time is the
+ * best there is. */
+static int change_ns_of(backend *b, HANDLE h, const char *label,
+                        int64_t *change_ns)
+{
+    FILE_BASIC_INFO basic;
+    int64_t t;
+
+    if (!os_GetFileInformationByHandleEx(h, FileBasicInfo, &basic,
+                                         sizeof basic))
+        return fail_last(b, "GetFileInformationByHandleEx", label);
+    t = basic.ChangeTime.QuadPart ? basic.ChangeTime.QuadPart
+                                  : basic.LastWriteTime.QuadPart;
+    *change_ns = t > UNIX_EPOCH_100NS ? (t - UNIX_EPOCH_100NS) * 100 : 0;
+    return KSVC_OK;
+}
+
 /* What @path is, without following links.  A missing name is KIND_NONE. */
 static int stat_path(backend *b, const wchar_t *path, const char *label,
                      ksvc_file_info *info)
@@ -631,6 +663,7 @@ static int stat_path(backend *b, const wchar_t *path, const char *label,
     BY_HANDLE_FILE_INFORMATION fi;
     HANDLE h;
     DWORD err;
+    int rc = KSVC_OK;
 
     memset(info, 0, sizeof *info);
     h = open_no_follow(path, FILE_READ_ATTRIBUTES);
@@ -643,7 +676,7 @@ static int stat_path(backend *b, const wchar_t *path, const char *label,
         return fail(b, map_error(err), err, "CreateFileW", label);
     }
     if (!os_GetFileInformationByHandle(h, &fi)) {
-        int rc = fail_last(b, "GetFileInformationByHandle", label);
+        rc = fail_last(b, "GetFileInformationByHandle", label);
         os_CloseHandle(h);
         return rc;
     }
@@ -655,9 +688,11 @@ static int stat_path(backend *b, const wchar_t *path, const char *label,
         info->kind = KSVC_FILE_REGULAR;
         info->size = ((uint64_t)fi.nFileSizeHigh << 32) | fi.nFileSizeLow;
         info->links = fi.nNumberOfLinks;
+        info->file_id = file_id_of(&fi);
+        rc = change_ns_of(b, h, label, &info->change_ns);
     }
     os_CloseHandle(h);
-    return KSVC_OK;
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -385,11 +385,13 @@ static const char *described_file(const char *value)
 {
     if (!strcmp(value, "KernelVersion") ||
         !strcmp(value, "KServiceKernelSha256") ||
-        !strcmp(value, "KServiceKernelSize"))
+        !strcmp(value, "KServiceKernelSize") ||
+        !strcmp(value, "KServiceKernelStamp"))
         return "kernel";
     if (!strcmp(value, "KServiceRollbackVersion") ||
         !strcmp(value, "KServiceRollbackSha256") ||
-        !strcmp(value, "KServiceRollbackSize"))
+        !strcmp(value, "KServiceRollbackSize") ||
+        !strcmp(value, "KServiceRollbackStamp"))
         return "kernel.rollback";
     return NULL;
 }
