@@ -3,7 +3,7 @@
  * @brief libkservice: service the Linux kernel of a WSL 2-style machine.
  *
  * A machine keeps two kernels, `kernel` and `kernel.rollback`, in
- * `%SystemRoot%\System32\lxss\tools`.  This API installs updates, rolls back,
+ * `%%SystemRoot%\System32\lxss\tools`.  This API installs updates, rolls back,
  * reverts a rollback, repairs a missing or damaged kernel and says which
  * kernel to boot, under one rule: a version that was rolled back from is bad
  * and is never installed or booted again.

@@ -1,6 +1,6 @@
 /**
  * @file posix.h
- * @brief The POSIX mock backend: a folder stands for `%SystemRoot%`.
+ * @brief The POSIX mock backend: a folder stands for `%%SystemRoot%`.
  *
  * Under ROOT the backend keeps the kernels in `ROOT/System32/lxss/tools/`
  * and the registry in `ROOT/registry.reg`, a Windows `.reg` export text that
@@ -29,7 +29,7 @@ extern "C" {
 /** Options of ksvc_posix_open(). */
 typedef struct ksvc_posix_options {
     unsigned version;  /**< #KSVC_POSIX_OPTIONS_VERSION */
-    const char *root;  /**< the folder that stands for `%SystemRoot%` */
+    const char *root;  /**< the folder that stands for `%%SystemRoot%` */
     int not_elevated;  /**< non-zero: simulate a standard user */
 } ksvc_posix_options;
 

@@ -3,7 +3,7 @@
  * @brief The Win32 backend: the real registry and `System32\lxss\tools`.
  *
  * By default the backend services the machine it runs on: the kernels in
- * `%SystemRoot%\System32\lxss\tools` (reached through `Sysnative` when a
+ * `%%SystemRoot%\System32\lxss\tools` (reached through `Sysnative` when a
  * 32-bit process runs on 64-bit Windows, so that WOW64 file redirection
  * never sends it to `SysWOW64`) and the registry below
  * `HKEY_LOCAL_MACHINE`, always in its 64-bit view (`KEY_WOW64_64KEY`).
@@ -39,7 +39,7 @@ extern "C" {
 typedef struct ksvc_win32_options {
     unsigned version; /**< #KSVC_WIN32_OPTIONS_VERSION */
     /** The tools folder, UTF-8, absolute or relative to the current folder;
-     * NULL for `%SystemRoot%\System32\lxss\tools`.  Paths longer than
+     * NULL for `%%SystemRoot%\System32\lxss\tools`.  Paths longer than
      * `MAX_PATH` are fine. */
     const char *tools_path;
     /** Where the registry paths the core names (`SOFTWARE\...`,
