@@ -41,8 +41,9 @@ TEST_STAGES="$TEST_STAGES msi"
 TEST_PACKAGES="$TEST_PACKAGES openssl strace"
 # Reliability (tests/fault, tests/fuzz): the whole suite under ASan+UBSan
 # (stage_asan), the CLI scenario under valgrind memcheck (stage_valgrind),
-# libFuzzer with clang (stage_fuzz; clang is in PACKAGES).
-TEST_PACKAGES="$TEST_PACKAGES valgrind"
+# libFuzzer with clang (stage_fuzz; clang is in PACKAGES; its sanitizer and
+# libFuzzer runtimes are only a Recommends of clang, so they are named).
+TEST_PACKAGES="$TEST_PACKAGES valgrind libclang-rt-14-dev"
 TEST_STAGES="$TEST_STAGES asan valgrind fuzz"
 
 cd "$(dirname "$0")"
