@@ -68,90 +68,169 @@ int ksvc__require_elevated(ksvc_context *ctx)
     return err;
 }
 
-/* Recovery writes, so it only runs for an administrator; a standard user
- * still sees the state, with the pending work listed among the problems. */
-static int recover_if_allowed(ksvc_context *ctx)
+/* What an administrator's open records of the world: a rollback made by
+ * another tool, a manual revert, foreign kernels of good versions.  When it
+ * writes, the snapshot is taken again so it shows what is now recorded. */
+static int reconcile(ksvc_context *ctx, ksvc__snapshot *snap, int verify)
 {
-    int elevated, err = is_elevated(ctx, &elevated);
+    ksvc__plan *plan = malloc(sizeof *plan);
+    int err = KSVC_OK;
 
-    if (err || !elevated)
-        return err;
-    return ksvc__recover(ctx);
+    if (!plan)
+        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "recording the machine");
+    ksvc__decide_reconcile(snap, plan);
+    if (plan->write_state) {
+        err = ksvc__state_store(ctx, &plan->target);
+        if (!err)
+            err = ksvc__snapshot_load(ctx, snap, verify);
+    }
+    free(plan);
+    return err;
 }
 
-int ksvc__begin(ksvc_context *ctx, ksvc__state *st, int mutating)
+/* Recovery writes, so it only runs for an administrator on a context that
+ * may write; a standard user still sees the state, with the pending work
+ * listed among the problems.  An operation that only reads goes on when
+ * recovery fails: it reports the machine as it is. */
+static int recover_and_load(ksvc_context *ctx, ksvc__snapshot *snap,
+                            int mutating, int verify)
+{
+    int elevated = 0, err = KSVC_OK;
+
+    if (!(ctx->open_flags & KSVC_OPEN_READ_ONLY))
+        err = is_elevated(ctx, &elevated);
+    if (!err && elevated) {
+        err = ksvc__recover(ctx);
+        if (err && !mutating && err != KSVC_E_BUSY) {
+            ksvc__clear_error(ctx);
+            err = KSVC_OK;
+            elevated = 0; /* nothing more is written */
+        }
+    }
+    if (!err)
+        err = ksvc__snapshot_load(ctx, snap, verify);
+    if (!err && elevated)
+        err = reconcile(ctx, snap, verify);
+    return err;
+}
+
+int ksvc__frame_begin(ksvc_context *ctx, ksvc__snapshot *snap, int mutating,
+                      int verify)
 {
     int err;
 
     ksvc__clear_error(ctx);
+    if (mutating && (ctx->open_flags & KSVC_OPEN_READ_ONLY))
+        return ksvc__fail(ctx, KSVC_E_READ_ONLY,
+                          "this context was opened read-only; open it "
+                          "without KSVC_OPEN_READ_ONLY to change the machine");
     if (mutating) {
         err = ksvc__require_elevated(ctx);
         if (err)
             return err;
     }
-    err = ksvc__lock(ctx);
-    if (err)
-        return err;
-    err = recover_if_allowed(ctx);
-    if (!err)
-        err = ksvc__state_load(ctx, st);
-    /* A standard user cannot record a manual revert, but sees it all the
-     * same, so the primary boots for everyone once the flag is gone. */
-    if (!err)
-        ksvc__apply_manual_revert(st);
+    if (!(ctx->open_flags & KSVC_OPEN_READ_ONLY)) {
+        err = ksvc__lock(ctx);
+        if (err)
+            return err;
+    }
+    err = recover_and_load(ctx, snap, mutating, verify);
     if (err)
         ksvc__unlock(ctx);
     return err;
 }
 
-int ksvc__run_mutation(ksvc_context *ctx,
-                       int (*op)(ksvc_context *ctx, ksvc__state *st))
+void ksvc__frame_end(ksvc_context *ctx)
 {
-    ksvc__state st;
+    ksvc__unlock(ctx);
+}
+
+void ksvc__set_result(ksvc_context *ctx, const ksvc__plan *plan, int err)
+{
+    ctx->last_result = plan->result;
+    ctx->last_result.error = err;
+    if (err && !plan->error)
+        ctx->last_result.changed = 0;
+    if (!ctx->last_result.changed && !err) {
+        /* Nothing moved: the state after is the state before. */
+        ctx->last_result.moved = 0;
+    }
+}
+
+int ksvc_last_result(const ksvc_context *ctx, ksvc_result *result)
+{
+    if (!ctx || !result)
+        return KSVC_E_INVALID_ARGUMENT;
+    if (result->version != KSVC_RESULT_VERSION)
+        return KSVC_E_STRUCT_VERSION;
+    *result = ctx->last_result;
+    result->version = KSVC_RESULT_VERSION;
+    return KSVC_OK;
+}
+
+static void give_open_detail(const ksvc_open_options *o, const char *detail)
+{
+    if (o->version >= 2 && o->error_detail && o->error_detail_size > 0)
+        snprintf(o->error_detail, o->error_detail_size, "%s", detail);
+}
+
+static int open_checked(ksvc_context *ctx)
+{
+    ksvc__snapshot *snap = malloc(sizeof *snap);
     int err;
 
-    if (!ctx)
-        return KSVC_E_INVALID_ARGUMENT;
-    err = ksvc__begin(ctx, &st, 1);
-    if (err)
-        return err;
-    err = op(ctx, &st);
-    ksvc__unlock(ctx);
+    if (!snap)
+        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "opening the machine");
+    err = ksvc__frame_begin(ctx, snap, 0, 0);
+    if (!err)
+        ksvc__frame_end(ctx);
+    free(snap);
     return err;
 }
 
 int ksvc_open(ksvc_context **out, const ksvc_platform *platform,
               const ksvc_open_options *options)
 {
-    ksvc_open_options defaults = KSVC_OPEN_OPTIONS_INIT;
+    ksvc_open_options o = KSVC_OPEN_OPTIONS_INIT;
     ksvc_context *ctx;
-    ksvc__state st;
     int err;
 
     if (!out)
         return KSVC_E_INVALID_ARGUMENT;
     *out = NULL;
-    if (!platform)
-        return KSVC_E_INVALID_ARGUMENT;
-    if (!options)
-        options = &defaults;
-    if (options->version != KSVC_OPEN_OPTIONS_VERSION)
+    if (options && (options->version < 1 ||
+                    options->version > KSVC_OPEN_OPTIONS_VERSION))
         return KSVC_E_STRUCT_VERSION;
-    if (platform->version < 1)
-        return KSVC_E_PLATFORM_VERSION;
-    if (!platform_complete(platform))
-        return KSVC_E_INVALID_ARGUMENT;
+    if (options) {
+        /* A version-1 caller's structure ends after lock_timeout_ms. */
+        memcpy(&o, options, options->version == 1
+                                ? offsetof(ksvc_open_options, flags)
+                                : sizeof o);
+        o.version = options->version;
+    }
+    if (!platform || platform->version < 1 || !platform_complete(platform) ||
+        (o.flags & ~KSVC_OPEN_READ_ONLY)) {
+        give_open_detail(&o, !platform || platform->version < 1
+                                 ? "no platform table, or one of an unknown "
+                                   "version"
+                                 : "incomplete platform table or unknown "
+                                   "open flags");
+        return platform && platform->version < 1 ? KSVC_E_PLATFORM_VERSION
+                                                  : KSVC_E_INVALID_ARGUMENT;
+    }
     ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return KSVC_E_NO_MEMORY;
     ctx->p = platform;
-    ctx->lock_timeout_ms = options->lock_timeout_ms;
-    err = ksvc__begin(ctx, &st, 0);
+    ctx->lock_timeout_ms = o.lock_timeout_ms;
+    ctx->open_flags = o.flags;
+    ctx->last_result.version = KSVC_RESULT_VERSION;
+    err = open_checked(ctx);
     if (err) {
+        give_open_detail(&o, ctx->detail);
         free(ctx);
         return err;
     }
-    ksvc__unlock(ctx);
     *out = ctx;
     return KSVC_OK;
 }
@@ -161,180 +240,155 @@ void ksvc_close(ksvc_context *ctx)
     if (!ctx)
         return;
     ksvc__unlock(ctx);
+    free(ctx->status_snap);
     free(ctx);
 }
 
 /* ---- status ---- */
 
 static void add_problem(ksvc_context *ctx, ksvc_status *s, const char *fmt,
-                        const char *arg)
+                        const char *a, const char *b, const char *c)
 {
     if (s->problem_count == KSVC__PROBLEM_MAX)
         return;
-    snprintf(ctx->problems[s->problem_count], KSVC__PROBLEM_LEN, fmt, arg);
+    snprintf(ctx->problems[s->problem_count], KSVC__PROBLEM_LEN, fmt, a, b,
+             c);
     ctx->problem_ptrs[s->problem_count] = ctx->problems[s->problem_count];
     s->problem_count++;
 }
 
-/* Fill one slot's status from the file and the record.  The bytes are
- * hashed unless the file still carries the stamp recorded when they last
- * matched (KSVC_STATUS_VERIFY hashes all the same). */
-static int describe_slot(ksvc_context *ctx, const char *name,
-                         const ksvc__slot_meta *m, const ksvc__state *st,
-                         unsigned flags, ksvc_slot_status *out)
+/* One slot's problem, if it has one.  The effective slot's are worded as
+ * what stops the machine from booting. */
+static void slot_problem(ksvc_context *ctx, const ksvc__snapshot *snap,
+                         const ksvc__slot_view *v, int effective,
+                         ksvc_status *s)
 {
-    ksvc_file_info info;
-    int err = ksvc__stat(ctx, name, &info);
+    if (v->unsafe)
+        add_problem(ctx, s,
+                    "%s is a link, a folder, a device or a file with a "
+                    "second name%s%s; remove it.",
+                    v->name, "", "");
+    else if (v->cls == KSVC_SLOT_CLASS_MISSING && effective)
+        add_problem(ctx, s, "%s%s%s", KSVC_MSG_KERNEL_MISSING, "", "");
+    else if (v->cls == KSVC_SLOT_CLASS_DAMAGED)
+        add_problem(ctx, s, "The kernel file %s is damaged (%s)%s.", v->name,
+                    v->why, effective ? "; run repair" : "");
+    else if (ksvc__snap_bad(snap, v->holds) && effective)
+        add_problem(ctx, s,
+                    "The kernel file %s holds version %s, which is marked "
+                    "bad%s: it is never booted; run repair or install a good "
+                    "version.",
+                    v->name, v->holds, "");
+    else if (v->cls == KSVC_SLOT_CLASS_FOREIGN)
+        add_problem(ctx, s,
+                    "The kernel file %s holds version %s, which the record "
+                    "does not describe%s; an administrator's next servicing "
+                    "records it.",
+                    v->name, v->holds,
+                    ksvc__snap_bad(snap, v->holds) ? " and which is bad" : "");
+}
 
+static void list_problems(ksvc_context *ctx, const ksvc__snapshot *snap,
+                          ksvc_status *s)
+{
+    const ksvc__slot_view *e = ksvc__snap_effective(snap);
+    const ksvc__slot_view *other = e == &snap->kernel ? &snap->rollback
+                                                      : &snap->kernel;
+    size_t i;
+
+    slot_problem(ctx, snap, e, 1, s);
+    slot_problem(ctx, snap, other, 0, s);
+    if (snap->st.rolled_back && snap->rollback.cls == KSVC_SLOT_CLASS_MISSING)
+        add_problem(ctx, s, "%s%s%s",
+                    "The machine is rolled back but kernel.rollback is "
+                    "missing.",
+                    "", "");
+    if (snap->st.rolled_back && snap->flagged_bad[0] &&
+        !ksvc__bad_contains(&snap->st, snap->flagged_bad))
+        add_problem(ctx, s,
+                    "RollbackKernel says %s was rolled back from; it is bad, "
+                    "and an administrator's next servicing records it%s%s.",
+                    snap->flagged_bad, "", "");
+    if (snap->journal_pending)
+        add_problem(ctx, s, "%s%s%s",
+                    "An interrupted servicing operation waits for an "
+                    "administrator to finish it.",
+                    "", "");
+    for (i = 0; i < snap->st.value_problem_count; i++)
+        add_problem(ctx, s, "A registry value cannot be read: %s%s%s",
+                    snap->st.value_problem[i], "", "");
+}
+
+static void describe_slot(const ksvc__snapshot *snap,
+                          const ksvc__slot_view *v, const ksvc__slot_meta *m,
+                          ksvc_slot_status *out)
+{
     memset(out, 0, sizeof *out);
-    if (err)
-        return err;
-    out->present = info.kind == KSVC_FILE_REGULAR;
-    out->size = out->present ? info.size : 0;
+    out->present = v->info.kind == KSVC_FILE_REGULAR;
+    out->size = out->present ? v->info.size : 0;
     out->recorded = m->recorded;
     strcpy(out->kernel_version, m->version);
     strcpy(out->sha256, m->sha256);
-    out->bad = m->recorded && ksvc__bad_contains(st, m->version);
-    out->intact = out->present && m->recorded &&
-                  (!m->has_size || m->size == info.size);
-    /* Bytes changed behind the library's back, even with the size kept,
-     * moved the change time, so they are hashed and never reported intact.
-     * Status only reads: a stamp is recorded by operations that write. */
-    if (out->intact && m->sha256[0] &&
-        ((flags & KSVC_STATUS_VERIFY) ||
-         !ksvc__stamp_matches(&m->stamp, &info))) {
-        char actual[65];
-        uint64_t size;
-        err = ksvc__hash_slot(ctx, name, actual, &size);
-        if (err)
-            return err;
-        out->intact = !strcmp(actual, m->sha256) && size == info.size;
-    }
-    return KSVC_OK;
+    out->bad = m->recorded && ksvc__snap_bad(snap, m->version);
+    out->intact = v->cls == KSVC_SLOT_CLASS_VERIFIED;
 }
 
-/* The version named inside a present slot's image, "" when none. */
-static int image_version(ksvc_context *ctx, const char *name, int present,
-                         char out[KSVC_KVER_MAX + 1])
-{
-    ksvc__image_info info;
-    ksvc_file *f;
-    int err;
-
-    out[0] = '\0';
-    if (!present)
-        return KSVC_OK;
-    err = ctx->p->file_open(ctx->p, name, KSVC_OPEN_READ, &f);
-    if (err)
-        return ksvc__platform_fail(ctx, err, name);
-    err = ksvc__image_read(ctx, f, name, &info);
-    ctx->p->file_close(f);
-    if (err == KSVC_E_BAD_PAYLOAD)
-        return KSVC_OK; /* not an image: no version to show */
-    if (!err && info.has_version)
-        strcpy(out, info.version);
-    return err;
-}
-
-/* A slot whose image names another version than the one recorded. */
-static void check_image_version(ksvc_context *ctx, ksvc_status *s,
-                                const ksvc_slot_status *slot,
-                                const char *image, const char *name)
-{
-    if (slot->recorded && image[0] &&
-        !ksvc__kver_equal(image, slot->kernel_version))
-        add_problem(ctx, s,
-                    "The kernel file %s names another version in its image "
-                    "than the one recorded.",
-                    name);
-}
-
-static void list_problems(ksvc_context *ctx, ksvc_status *s,
-                          int journal_pending)
-{
-    const ksvc_slot_status *eff = s->effective == KSVC_SLOT_ROLLBACK
-                                      ? &s->rollback
-                                      : &s->kernel;
-    const char *eff_name = s->effective == KSVC_SLOT_ROLLBACK
-                               ? KSVC__F_ROLLBACK
-                               : KSVC__F_KERNEL;
-
-    if (!eff->present)
-        add_problem(ctx, s, "%s", KSVC_MSG_KERNEL_MISSING);
-    else if (!eff->intact)
-        add_problem(ctx, s,
-                    "The kernel file %s does not match its recorded version "
-                    "and checksum; run repair.",
-                    eff_name);
-    if (s->effective != KSVC_SLOT_ROLLBACK && s->rollback.present &&
-        !s->rollback.intact)
-        add_problem(ctx, s, "The rollback kernel %s is damaged.",
-                    KSVC__F_ROLLBACK);
-    if (s->rolled_back && !s->rollback.present)
-        add_problem(ctx, s, "%s",
-                    "The machine is rolled back but kernel.rollback is "
-                    "missing.");
-    if (journal_pending)
-        add_problem(ctx, s, "%s",
-                    "An interrupted servicing operation waits for an "
-                    "administrator to finish it.");
-    check_image_version(ctx, s, &s->kernel, s->kernel_image_version,
-                        KSVC__F_KERNEL);
-    check_image_version(ctx, s, &s->rollback, s->rollback_image_version,
-                        KSVC__F_ROLLBACK);
-}
-
-static void fill_status(ksvc_context *ctx, const ksvc__state *st,
-                        ksvc_status *s)
+/* The bad versions as status shows them: the recorded set, and the one
+ * RollbackKernel names when it is not recorded yet. */
+static void fill_bad(ksvc_context *ctx, const ksvc__snapshot *snap,
+                     ksvc_status *s)
 {
     size_t i;
 
-    s->rolled_back = st->rolled_back;
-    strcpy(s->rolled_back_from, st->rolled_back_from);
-    s->bad_count = st->bad_count;
-    for (i = 0; i < st->bad_count; i++)
-        ctx->bad_ptrs[i] = ctx->status_state.bad[i];
+    for (i = 0; i < snap->st.bad_count; i++)
+        ctx->bad_ptrs[i] = snap->st.bad[i];
+    s->bad_count = snap->st.bad_count;
+    if (snap->st.rolled_back && snap->flagged_bad[0] &&
+        !ksvc__bad_contains(&snap->st, snap->flagged_bad))
+        ctx->bad_ptrs[s->bad_count++] = snap->flagged_bad;
     s->bad_versions = ctx->bad_ptrs;
-    s->problems = ctx->problem_ptrs;
-    s->problem_count = 0;
 }
 
-static int status_locked(ksvc_context *ctx, ksvc_status *s)
+static void fill_status(ksvc_context *ctx, const ksvc__snapshot *snap,
+                        ksvc_status *s)
 {
-    const ksvc__state *st = &ctx->status_state;
-    const ksvc_slot_status *eff;
-    ksvc__journal j;
-    int journal_pending, err;
+    const ksvc__slot_view *boot;
+    ksvc__plan *plan = malloc(sizeof *plan);
 
-    fill_status(ctx, st, s);
-    err = describe_slot(ctx, KSVC__F_KERNEL, &st->kernel, st, s->flags,
-                        &s->kernel);
-    if (!err)
-        err = describe_slot(ctx, KSVC__F_ROLLBACK, &st->rollback, st,
-                            s->flags, &s->rollback);
-    if (!err)
-        err = image_version(ctx, KSVC__F_KERNEL, s->kernel.present,
-                            s->kernel_image_version);
-    if (!err)
-        err = image_version(ctx, KSVC__F_ROLLBACK, s->rollback.present,
-                            s->rollback_image_version);
-    if (!err)
-        err = ksvc__journal_load(ctx, &j, &journal_pending);
-    if (err)
-        return err;
-    s->effective = st->rolled_back ? KSVC_SLOT_ROLLBACK : KSVC_SLOT_KERNEL;
-    eff = st->rolled_back ? &s->rollback : &s->kernel;
-    s->restart_required =
-        eff->present && strcmp(st->booted_sha256, eff->sha256) != 0;
-    list_problems(ctx, s, journal_pending);
-    if (!eff->present)
-        s->effective = KSVC_SLOT_NONE;
-    return KSVC_OK;
+    describe_slot(snap, &snap->kernel, &snap->st.kernel, &s->kernel);
+    describe_slot(snap, &snap->rollback, &snap->st.rollback, &s->rollback);
+    strcpy(s->kernel_image_version, snap->kernel.image_version);
+    strcpy(s->rollback_image_version, snap->rollback.image_version);
+    s->kernel_class = snap->kernel.cls;
+    s->rollback_class = snap->rollback.cls;
+    strcpy(s->kernel_holds, snap->kernel.holds);
+    strcpy(s->rollback_holds, snap->rollback.holds);
+    s->kernel_holds_bad = ksvc__snap_bad(snap, snap->kernel.holds);
+    s->rollback_holds_bad = ksvc__snap_bad(snap, snap->rollback.holds);
+    s->rolled_back = snap->st.rolled_back;
+    strcpy(s->rolled_back_from, snap->flagged_bad);
+    fill_bad(ctx, snap, s);
+    s->problems = ctx->problem_ptrs;
+    s->problem_count = 0;
+    /* The slot the machine boots from, NONE when its file is missing;
+     * whether that file may boot is in its class and the problems. */
+    s->effective = ksvc__snap_effective(snap)->cls == KSVC_SLOT_CLASS_MISSING
+                       ? KSVC_SLOT_NONE
+                   : snap->st.rolled_back ? KSVC_SLOT_ROLLBACK
+                                          : KSVC_SLOT_KERNEL;
+    if (plan) {
+        ksvc__decide_boot(snap, plan, &boot);
+        s->restart_required =
+            boot != NULL && strcmp(snap->st.booted_sha256, boot->sha256) != 0;
+        free(plan);
+    }
+    list_problems(ctx, snap, s);
 }
 
 int ksvc_status_get(ksvc_context *ctx, ksvc_status *status)
 {
     ksvc_status s = KSVC_STATUS_INIT;
+    size_t keep;
     int err;
 
     if (!ctx || !status)
@@ -345,85 +399,91 @@ int ksvc_status_get(ksvc_context *ctx, ksvc_status *status)
                           "ksvc_status version %u, expected 1 to %u",
                           status->version, KSVC_STATUS_VERSION);
     s.flags = status->flags;
-    err = ksvc__begin(ctx, &ctx->status_state, 0);
+    if (!ctx->status_snap && !(ctx->status_snap = malloc(sizeof *ctx->status_snap)))
+        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "reading the status");
+    err = ksvc__frame_begin(ctx, ctx->status_snap, 0,
+                            (s.flags & KSVC_STATUS_VERIFY) != 0);
     if (err)
         return err;
-    err = status_locked(ctx, &s);
-    ksvc__unlock(ctx);
-    if (!err) {
-        /* A version-1 caller's structure ends before the image versions. */
-        s.version = status->version;
-        memcpy(status, &s,
-               status->version == 1
-                   ? offsetof(ksvc_status, kernel_image_version)
-                   : sizeof s);
-    }
-    return err;
+    fill_status(ctx, ctx->status_snap, &s);
+    ksvc__frame_end(ctx);
+    /* An older caller's structure ends where its version ended. */
+    keep = status->version == 1   ? offsetof(ksvc_status, kernel_image_version)
+           : status->version == 2 ? offsetof(ksvc_status, kernel_class)
+                                  : sizeof s;
+    s.version = status->version;
+    memcpy(status, &s, keep);
+    return KSVC_OK;
 }
 
 /* ---- boot ---- */
 
-/* The slot to boot, refusing a missing file, a foreign object or a bad
- * version. */
-static int effective_slot(ksvc_context *ctx, const ksvc__state *st,
-                          const char **name, const ksvc__slot_meta **meta)
+/* The slot to boot, or the refusal with its remedy. */
+static int boot_slot(ksvc_context *ctx, int mutating, ksvc__snapshot *snap,
+                     const ksvc__slot_view **boot)
 {
-    ksvc_file_info info;
+    ksvc__plan *plan = malloc(sizeof *plan);
     int err;
 
-    *name = st->rolled_back ? KSVC__F_ROLLBACK : KSVC__F_KERNEL;
-    *meta = st->rolled_back ? &st->rollback : &st->kernel;
-    err = ksvc__stat(ctx, *name, &info);
-    if (err)
-        return err;
-    if (info.kind == KSVC_FILE_NONE)
-        return ksvc__fail(ctx, KSVC_E_KERNEL_MISSING, "%s is missing",
-                          *name);
-    if (info.kind != KSVC_FILE_REGULAR)
-        return ksvc__fail(ctx, KSVC_E_UNSAFE_PATH,
-                          "%s is not a regular file", *name);
-    if ((*meta)->recorded && ksvc__bad_contains(st, (*meta)->version))
-        return ksvc__fail(ctx, KSVC_E_BAD_VERSION,
-                          "%s holds version %s, which is marked bad", *name,
-                          (*meta)->version);
-    return KSVC_OK;
+    if (!plan)
+        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "choosing the kernel");
+    err = ksvc__frame_begin(ctx, snap, mutating, 0);
+    if (!err) {
+        ksvc__decide_boot(snap, plan, boot);
+        if (plan->error) {
+            err = ksvc__fail(ctx, plan->error, "%s", plan->why);
+            ksvc__frame_end(ctx);
+        }
+    }
+    free(plan);
+    return err;
 }
 
 int ksvc_boot_path(ksvc_context *ctx, char *buf, size_t size)
 {
-    const ksvc__slot_meta *meta;
-    const char *name;
-    ksvc__state st;
+    const ksvc__slot_view *boot;
+    ksvc__snapshot *snap;
     int err;
 
     if (!ctx || !buf || size == 0)
         return KSVC_E_INVALID_ARGUMENT;
-    err = ksvc__begin(ctx, &st, 0);
-    if (err)
-        return err;
-    err = effective_slot(ctx, &st, &name, &meta);
+    ksvc__clear_error(ctx);
+    snap = malloc(sizeof *snap);
+    if (!snap)
+        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "choosing the kernel");
+    err = boot_slot(ctx, 0, snap, &boot);
     if (!err) {
-        err = ctx->p->full_path(ctx->p, name, buf, size);
+        err = ctx->p->full_path(ctx->p, boot->name, buf, size);
         if (err)
-            err = ksvc__platform_fail(ctx, err, name);
+            err = ksvc__platform_fail(ctx, err, boot->name);
+        ksvc__frame_end(ctx);
     }
-    ksvc__unlock(ctx);
+    free(snap);
     return err;
-}
-
-static int record_boot_locked(ksvc_context *ctx, ksvc__state *st)
-{
-    const ksvc__slot_meta *meta;
-    const char *name;
-    int err = effective_slot(ctx, st, &name, &meta);
-
-    if (err || !strcmp(st->booted_sha256, meta->sha256))
-        return err;
-    strcpy(st->booted_sha256, meta->sha256);
-    return ksvc__state_store(ctx, st);
 }
 
 int ksvc_record_boot(ksvc_context *ctx)
 {
-    return ksvc__run_mutation(ctx, record_boot_locked);
+    const ksvc__slot_view *boot;
+    ksvc__snapshot *snap;
+    ksvc__state *st;
+    int err;
+
+    if (!ctx)
+        return KSVC_E_INVALID_ARGUMENT;
+    ksvc__clear_error(ctx);
+    snap = malloc(sizeof *snap);
+    if (!snap)
+        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "recording the boot");
+    err = boot_slot(ctx, 1, snap, &boot);
+    if (!err) {
+        st = &snap->st;
+        if (strcmp(st->booted_sha256, boot->sha256) != 0) {
+            strcpy(st->booted_sha256, boot->sha256);
+            err = ksvc__state_store(ctx, st);
+        }
+        ksvc__frame_end(ctx);
+    }
+    free(snap);
+    return err;
 }

@@ -35,6 +35,21 @@ const char *ksvc_error_name(int err)
     }
 }
 
+ksvc_error_class ksvc_error_class_of(int err)
+{
+    switch (err) {
+    case KSVC_OK:
+        return KSVC_ERROR_CLASS_OK;
+#define KSVC_CLASS_CASE_(name, value, cls, message)                          \
+    case KSVC_E_##name:                                                      \
+        return KSVC_ERROR_CLASS_##cls;
+        KSVC_ERROR_LIST(KSVC_CLASS_CASE_)
+#undef KSVC_CLASS_CASE_
+    default:
+        return KSVC_ERROR_CLASS_SYSTEM;
+    }
+}
+
 const char *ksvc_error_detail(const ksvc_context *ctx)
 {
     return ctx ? ctx->detail : "";
@@ -43,6 +58,16 @@ const char *ksvc_error_detail(const ksvc_context *ctx)
 long ksvc_os_error(const ksvc_context *ctx)
 {
     return ctx ? ctx->os_error : 0;
+}
+
+void ksvc__copy_cut(char *dst, size_t size, const char *src)
+{
+    size_t len = strlen(src);
+
+    if (len >= size)
+        len = size - 1;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
 }
 
 void ksvc__clear_error(ksvc_context *ctx)

@@ -33,6 +33,11 @@
 #define KSVC__V_BAD "KServiceBadVersions"
 #define KSVC__V_BOOTED "KServiceBootedSha256"
 #define KSVC__V_JOURNAL "KServiceJournal"
+/* The KernelVersion that the library's checksum, size and stamp of
+ * `kernel` describe.  KernelVersion is WSL's own value and other installers
+ * write it; when it no longer equals this, those values describe a kernel
+ * that is gone, and the file is classified by its bytes alone. */
+#define KSVC__V_KERNEL_RECORD "KServiceKernelRecordVersion"
 
 /* File names in the tools folder. */
 #define KSVC__F_KERNEL "kernel"
@@ -64,7 +69,7 @@ typedef struct ksvc__stamp {
 
 /* What the registry records of one slot. */
 typedef struct ksvc__slot_meta {
-    int recorded;                      /* a version is recorded */
+    int recorded;                      /* a valid version is recorded */
     char version[KSVC_KVER_MAX + 1];
     char sha256[65];                   /* "" when not recorded */
     int has_size;
@@ -75,32 +80,49 @@ typedef struct ksvc__slot_meta {
     int verified;
 } ksvc__slot_meta;
 
-/* The whole servicing state as the registry records it. */
+/* Most values whose text did not parse that one load reports. */
+#define KSVC__VALUE_PROBLEM_MAX 8
+
+/* The whole servicing state as the registry records it.  Every value is
+ * parsed on its own: one that does not parse (a hand edit) leaves its field
+ * empty and is named in value_problem, so the rest still loads. */
 typedef struct ksvc__state {
     ksvc__slot_meta kernel;
     ksvc__slot_meta rollback;
     int rolled_back;                       /* RollbackKernel present */
-    char rolled_back_from[KSVC_KVER_MAX + 1];
+    char rolled_back_from[KSVC_KVER_MAX + 1]; /* its text when a version */
     size_t bad_count;
     char bad[KSVC__BAD_MAX][KSVC_KVER_MAX + 1];
     char booted_sha256[65];                /* "" when never recorded */
+    /* KServiceBadVersions did not parse in full: its valid entries are in
+     * bad[], but no operation may rewrite it (that would lose the rest). */
+    int bad_list_unreadable;
+    size_t value_problem_count;
+    char value_problem[KSVC__VALUE_PROBLEM_MAX][KSVC__PROBLEM_LEN];
 } ksvc__state;
+
+typedef struct ksvc__snapshot ksvc__snapshot; /* snapshot.c */
+typedef struct ksvc__plan ksvc__plan;         /* decide.c */
 
 struct ksvc_context {
     const ksvc_platform *p;
     unsigned lock_timeout_ms;
+    unsigned open_flags;   /* KSVC_OPEN_READ_ONLY */
     int locked;
+    ksvc_result last_result; /* what the last changing call did */
     long os_error;
     char detail[KSVC__DETAIL_LEN];
     /* Storage behind ksvc_status pointers, valid until the next call. */
-    const char *bad_ptrs[KSVC__BAD_MAX];
+    const char *bad_ptrs[KSVC__BAD_MAX + 1]; /* + RollbackKernel's */
     const char *problem_ptrs[KSVC__PROBLEM_MAX];
     char problems[KSVC__PROBLEM_MAX][KSVC__PROBLEM_LEN];
-    ksvc__state status_state;
+    ksvc__snapshot *status_snap;
 };
 
 /* ---- errors (error.c) ---- */
 void ksvc__clear_error(ksvc_context *ctx);
+/* Copy src into dst of room size, cut to fit (size > 0). */
+void ksvc__copy_cut(char *dst, size_t size, const char *src);
 /* Record a detail for err and return err. */
 int ksvc__fail(ksvc_context *ctx, int err, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -239,11 +261,106 @@ const char *ksvc__arch_name(ksvc_arch arch);
 int ksvc__lock(ksvc_context *ctx);
 void ksvc__unlock(ksvc_context *ctx);
 int ksvc__require_elevated(ksvc_context *ctx);
-/* Lock, recover, load: the start of every operation.  Unlocks on failure. */
-int ksvc__begin(ksvc_context *ctx, ksvc__state *st, int mutating);
-/* Begin a mutating operation, run op on the loaded state, unlock. */
-int ksvc__run_mutation(ksvc_context *ctx,
-                       int (*op)(ksvc_context *ctx, ksvc__state *st));
+/* The frame of every operation: rights (when it changes the machine),
+ * lock, recovery, then one snapshot.  Unlocks on failure. */
+int ksvc__frame_begin(ksvc_context *ctx, ksvc__snapshot *snap, int mutating,
+                      int verify);
+void ksvc__frame_end(ksvc_context *ctx);
+/* Record the plan's result as the context's last result. */
+void ksvc__set_result(ksvc_context *ctx, const ksvc__plan *plan, int err);
+
+/* ---- one snapshot of the machine (snapshot.c) ---- */
+
+/* One slot as found: the file, its class and the version it holds. */
+typedef struct ksvc__slot_view {
+    const char *name;                /* KSVC__F_KERNEL or KSVC__F_ROLLBACK */
+    ksvc_file_info info;             /* stat taken before any read */
+    /* Not a plain file with one name: a link, a folder, a device, or a
+     * file with a second name elsewhere.  Never moved, never adopted. */
+    int unsafe;
+    ksvc_slot_class cls;
+    char holds[KSVC_KVER_MAX + 1];   /* verified: recorded; foreign: image's */
+    char sha256[65];                 /* verified or foreign: its checksum */
+    ksvc__stamp stamp;               /* its fingerprint when sha256 is known */
+    char image_version[KSVC_KVER_MAX + 1]; /* named inside, or "" */
+    char why[160];                   /* damaged: why */
+} ksvc__slot_view;
+
+/* Everything a decision needs, loaded once per operation. */
+struct ksvc__snapshot {
+    ksvc__state st;          /* the values, each parsed on its own */
+    ksvc__slot_view kernel;
+    ksvc__slot_view rollback;
+    ksvc_arch arch;
+    int journal_pending;     /* an interrupted operation waits */
+    /* RollbackKernel was deleted by hand: st already forgets that the
+     * primary was bad, the registry does not yet. */
+    int manual_revert;
+    /* The version RollbackKernel says was rolled back from: its text when a
+     * version, else what `kernel` holds; "" when not rolled back. */
+    char flagged_bad[KSVC_KVER_MAX + 1];
+};
+
+/* Load the values and classify both slots; @p verify hashes even a slot
+ * whose fingerprint still holds. */
+int ksvc__snapshot_load(ksvc_context *ctx, ksvc__snapshot *snap, int verify);
+/* Is @p version bad: in the recorded set, or named by RollbackKernel? */
+int ksvc__snap_bad(const ksvc__snapshot *snap, const char *version);
+/* The slot the machine boots: the rollback slot while rolled back. */
+const ksvc__slot_view *ksvc__snap_effective(const ksvc__snapshot *snap);
+/* Does the slot hold a kernel that may boot: verified or foreign, safe,
+ * and not bad? */
+int ksvc__slot_bootable(const ksvc__snapshot *snap, const ksvc__slot_view *v);
+
+/* ---- decisions (decide.c): pure functions of a snapshot ---- */
+
+/* What an install is asked to do. */
+typedef struct ksvc__install_request {
+    const char *version;          /* the version to install (given or named) */
+    unsigned flags;               /* KSVC_INSTALL_* */
+    ksvc_precheck_reason precheck;
+} ksvc__install_request;
+
+/* A decision: refused with error and why, or allowed with the plan. */
+struct ksvc__plan {
+    int error;                    /* KSVC_OK: allowed */
+    char why[KSVC__DETAIL_LEN];   /* the refusal's detail */
+    ksvc_operation operation;
+    int stage_payload;            /* copy the payload into KSVC__F_KERNEL_NEW */
+    int keep_kernel_as_rollback;  /* `kernel` gets the name kernel.rollback */
+    const ksvc__slot_view *restore_from; /* copy this slot into ... */
+    const ksvc__slot_view *restore_to;   /* ... this one */
+    int write_state;              /* the values change */
+    int stamps_changed;           /* a fingerprint in target is new */
+    int stamps_only;              /* only fingerprints: nothing changed */
+    ksvc__state target;           /* the values after */
+    ksvc_result result;           /* what it does, for ksvc_last_result */
+};
+
+void ksvc__decide_install(const ksvc__snapshot *snap,
+                          const ksvc__install_request *req, ksvc__plan *plan);
+void ksvc__decide_rollback(const ksvc__snapshot *snap, ksvc__plan *plan);
+void ksvc__decide_revert(const ksvc__snapshot *snap, ksvc__plan *plan);
+void ksvc__decide_repair(const ksvc__snapshot *snap, ksvc__plan *plan);
+/* What an administrator's open records: a rollback made by another tool,
+ * a manual revert, foreign kernels of good versions. */
+void ksvc__decide_reconcile(const ksvc__snapshot *snap, ksvc__plan *plan);
+/* The slot to boot, or the refusal (error and why). */
+void ksvc__decide_boot(const ksvc__snapshot *snap, ksvc__plan *plan,
+                       const ksvc__slot_view **boot);
+
+/* ---- carrying a plan out (execute.c) ---- */
+/* Stage the files, journal, rename, write the values.  @p payload is the
+ * payload's path when the plan stages one, @p expected_sha its expected
+ * SHA-256 or NULL, @p image what the decision read of it. */
+int ksvc__execute(ksvc_context *ctx, const ksvc__snapshot *snap,
+                  ksvc__plan *plan, const char *payload,
+                  const char *expected_sha, const ksvc__image_info *image);
+
+/* Identify the kernel image of the payload (@p payload) or of a file in
+ * the tools folder. */
+int ksvc__read_image(ksvc_context *ctx, int payload, const char *name,
+                     ksvc__image_info *info);
 
 /* ---- pre-check (precheck.c) ---- */
 int ksvc__precheck_run(ksvc_context *ctx, ksvc_precheck_result *r);

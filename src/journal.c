@@ -462,19 +462,6 @@ int ksvc__remove_temporaries(ksvc_context *ctx)
     return KSVC_OK;
 }
 
-/* RollbackKernel gone while the primary is still marked bad: an
- * administrator reverted by hand.  Forget that the primary was bad. */
-static int record_manual_revert(ksvc_context *ctx)
-{
-    ksvc__state st;
-    int err = ksvc__state_load(ctx, &st);
-
-    if (err)
-        return err;
-    return ksvc__apply_manual_revert(&st) ? ksvc__state_store(ctx, &st)
-                                          : KSVC_OK;
-}
-
 int ksvc__recover(ksvc_context *ctx)
 {
     ksvc__journal *j = malloc(sizeof *j);
@@ -487,7 +474,5 @@ int ksvc__recover(ksvc_context *ctx)
         err = found ? ksvc__journal_finish(ctx, j, &completed)
                     : ksvc__remove_temporaries(ctx);
     free(j);
-    if (!err)
-        err = record_manual_revert(ctx);
     return err;
 }

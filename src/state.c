@@ -198,7 +198,21 @@ static int read_stamp(ksvc_context *ctx, const char *name, ksvc__stamp *stamp)
     return KSVC_OK;
 }
 
-static int load_slot(ksvc_context *ctx, ksvc__slot_meta *m,
+/* A value that does not parse is a problem to report, not a reason to
+ * stop: its field stays empty and the detail becomes one of the state's
+ * value problems.  Any other error (the platform failed) still fails. */
+static int tolerate(ksvc_context *ctx, ksvc__state *st, int err)
+{
+    if (err != KSVC_E_BAD_VALUE)
+        return err;
+    if (st->value_problem_count < KSVC__VALUE_PROBLEM_MAX)
+        ksvc__copy_cut(st->value_problem[st->value_problem_count++],
+                       KSVC__PROBLEM_LEN, ctx->detail);
+    ksvc__clear_error(ctx);
+    return KSVC_OK;
+}
+
+static int load_slot(ksvc_context *ctx, ksvc__state *st, ksvc__slot_meta *m,
                      const char *version_name, const char *sha_name,
                      const char *size_name, const char *stamp_name)
 {
@@ -207,40 +221,88 @@ static int load_slot(ksvc_context *ctx, ksvc__slot_meta *m,
     memset(m, 0, sizeof *m);
     err = read_version(ctx, version_name, m->version, sizeof m->version,
                        &m->recorded);
-    if (!err)
+    if (err == KSVC_E_BAD_VALUE) {
+        m->recorded = 0;
+        m->version[0] = '\0';
+    }
+    err = tolerate(ctx, st, err);
+    if (!err) {
         err = read_sha(ctx, sha_name, m->sha256);
-    if (!err)
+        if (err == KSVC_E_BAD_VALUE)
+            m->sha256[0] = '\0';
+        err = tolerate(ctx, st, err);
+    }
+    if (!err) {
         err = read_size(ctx, size_name, &m->has_size, &m->size);
+        if (err == KSVC_E_BAD_VALUE)
+            m->has_size = 0;
+        err = tolerate(ctx, st, err);
+    }
     if (!err)
         err = read_stamp(ctx, stamp_name, &m->stamp);
     return err;
 }
 
-/* Split a REG_MULTI_SZ into the bad set, validating every entry. */
+/* The library's checksum, size and stamp of `kernel` describe the
+ * KernelVersion it last wrote.  Another installer that replaced the file
+ * and wrote its own KernelVersion left them describing a kernel that is
+ * gone: forget them, so the file is judged by its bytes. */
+static int drop_stale_kernel_record(ksvc_context *ctx, ksvc__state *st)
+{
+    char written[KSVC_KVER_MAX + 1];
+    int found;
+    int err = ksvc__read_string(ctx, KSVC__LXSS_KEY, KSVC__V_KERNEL_RECORD,
+                                written, sizeof written, &found);
+
+    if (err == KSVC_E_BAD_VALUE) {
+        ksvc__clear_error(ctx);
+        found = 1;
+        written[0] = '\0';
+        err = KSVC_OK;
+    }
+    if (err || !found)
+        return err;
+    if (st->kernel.recorded && !strcmp(written, st->kernel.version))
+        return KSVC_OK;
+    st->kernel.sha256[0] = '\0';
+    st->kernel.has_size = 0;
+    memset(&st->kernel.stamp, 0, sizeof st->kernel.stamp);
+    return KSVC_OK;
+}
+
+/* Split a REG_MULTI_SZ into the bad set.  Every valid entry is kept; an
+ * entry that is not a version, or one past the room, makes the list
+ * unreadable: it is reported and no operation rewrites it. */
 static int parse_bad(ksvc_context *ctx, const char *raw, size_t size,
                      ksvc__state *st)
 {
-    size_t pos = 0;
+    size_t pos = 0, entry_number = 0;
 
     if (size == 0)
         return KSVC_OK;
-    if (raw[size - 1] != '\0')
+    if (raw[size - 1] != '\0') {
+        st->bad_list_unreadable = 1;
         return ksvc__fail(ctx, KSVC_E_BAD_VALUE, "%s\\%s: list not terminated",
                           KSVC__LXSS_KEY, KSVC__V_BAD);
+    }
     while (pos < size && raw[pos] != '\0') {
         const char *entry = raw + pos;
         size_t len = strlen(entry);
-        if (st->bad_count == KSVC__BAD_MAX || len > KSVC_KVER_MAX ||
-            !ksvc__kver_valid(entry))
-            return ksvc__fail(ctx, KSVC_E_BAD_VALUE,
-                              "%s\\%s: entry %lu is not a kernel version or "
-                              "the list is longer than %d",
-                              KSVC__LXSS_KEY, KSVC__V_BAD,
-                              (unsigned long)st->bad_count + 1, KSVC__BAD_MAX);
-        memcpy(st->bad[st->bad_count++], entry, len + 1);
+        entry_number++;
         pos += len + 1;
+        if (len <= KSVC_KVER_MAX && ksvc__kver_valid(entry) &&
+            st->bad_count < KSVC__BAD_MAX) {
+            memcpy(st->bad[st->bad_count++], entry, len + 1);
+            continue;
+        }
+        st->bad_list_unreadable = 1;
+        ksvc__fail(ctx, KSVC_E_BAD_VALUE,
+                   "%s\\%s: entry %lu \"%.64s\" is not a kernel version, or "
+                   "the list is longer than %d",
+                   KSVC__LXSS_KEY, KSVC__V_BAD, (unsigned long)entry_number,
+                   entry, KSVC__BAD_MAX);
     }
-    return KSVC_OK;
+    return st->bad_list_unreadable ? KSVC_E_BAD_VALUE : KSVC_OK;
 }
 
 static int load_bad(ksvc_context *ctx, ksvc__state *st)
@@ -252,12 +314,16 @@ static int load_bad(ksvc_context *ctx, ksvc__state *st)
     int err = read_value(ctx, KSVC__LXSS_KEY, KSVC__V_BAD, &type, raw, &size,
                          &found);
 
+    if (err == KSVC_E_BAD_VALUE)
+        st->bad_list_unreadable = 1;
     if (err || !found)
         return err;
-    if (type != KSVC_REG_MULTI_SZ)
+    if (type != KSVC_REG_MULTI_SZ) {
+        st->bad_list_unreadable = 1;
         return ksvc__fail(ctx, KSVC_E_BAD_VALUE,
                           "%s\\%s: expected REG_MULTI_SZ, found type %lu",
                           KSVC__LXSS_KEY, KSVC__V_BAD, (unsigned long)type);
+    }
     return parse_bad(ctx, raw, size, st);
 }
 
@@ -277,8 +343,9 @@ static int load_rollback_flag(ksvc_context *ctx, ksvc__state *st)
         return KSVC_OK;
     if (err)
         return ksvc__platform_fail(ctx, err, KSVC__V_ROLLBACK_FLAG);
+    /* Its text names the version rolled back from when it is one. */
     if (type == KSVC_REG_SZ && size > 0 && memchr(raw, '\0', size) &&
-        strlen(raw) <= KSVC_KVER_MAX)
+        strlen(raw) <= KSVC_KVER_MAX && ksvc__kver_valid(raw))
         strcpy(st->rolled_back_from, raw);
     return KSVC_OK;
 }
@@ -288,18 +355,24 @@ int ksvc__state_load(ksvc_context *ctx, ksvc__state *st)
     int err;
 
     memset(st, 0, sizeof *st);
-    err = load_slot(ctx, &st->kernel, KSVC__V_KERNEL_VERSION,
+    err = load_slot(ctx, st, &st->kernel, KSVC__V_KERNEL_VERSION,
                     KSVC__V_KERNEL_SHA, KSVC__V_KERNEL_SIZE,
                     KSVC__V_KERNEL_STAMP);
     if (!err)
-        err = load_slot(ctx, &st->rollback, KSVC__V_RB_VERSION, KSVC__V_RB_SHA,
-                        KSVC__V_RB_SIZE, KSVC__V_RB_STAMP);
+        err = drop_stale_kernel_record(ctx, st);
+    if (!err)
+        err = load_slot(ctx, st, &st->rollback, KSVC__V_RB_VERSION,
+                        KSVC__V_RB_SHA, KSVC__V_RB_SIZE, KSVC__V_RB_STAMP);
     if (!err)
         err = load_rollback_flag(ctx, st);
     if (!err)
-        err = load_bad(ctx, st);
-    if (!err)
+        err = tolerate(ctx, st, load_bad(ctx, st));
+    if (!err) {
         err = read_sha(ctx, KSVC__V_BOOTED, st->booted_sha256);
+        if (err == KSVC_E_BAD_VALUE)
+            st->booted_sha256[0] = '\0';
+        err = tolerate(ctx, st, err);
+    }
     return err;
 }
 
@@ -371,6 +444,9 @@ void ksvc__state_changes_build(const ksvc__state *st, ksvc__state_changes *c)
     add_slot(c, &st->kernel, KSVC__V_KERNEL_VERSION, KSVC__V_KERNEL_SHA,
              KSVC__V_KERNEL_SIZE, c->kernel_size, KSVC__V_KERNEL_STAMP,
              c->kernel_stamp);
+    add_string(c, KSVC__V_KERNEL_RECORD,
+               st->kernel.recorded && st->kernel.sha256[0],
+               st->kernel.version);
     add_slot(c, &st->rollback, KSVC__V_RB_VERSION, KSVC__V_RB_SHA,
              KSVC__V_RB_SIZE, c->rollback_size, KSVC__V_RB_STAMP,
              c->rollback_stamp);

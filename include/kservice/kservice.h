@@ -105,16 +105,31 @@ KSVC_API int ksvc_kver_compare(const char *a, const char *b, int *result);
 /** An open servicing context over one machine (opaque). */
 typedef struct ksvc_context ksvc_context;
 
+/** Open flag: a read-only context.  It takes no lock, finishes no
+ * interrupted operation and records nothing (not even a manual revert): it
+ * reports the machine as it is, the same way on every backend, so a
+ * standard user, a monitoring tool or an installer's early check can ask
+ * without write access.  Every changing call on it fails with
+ * #KSVC_E_READ_ONLY. */
+#define KSVC_OPEN_READ_ONLY 0x1u
+
 /** Options of ksvc_open(). */
 typedef struct ksvc_open_options {
     unsigned version;         /**< #KSVC_OPEN_OPTIONS_VERSION */
     unsigned lock_timeout_ms; /**< how long to wait for another servicer */
+    /* ---- version 2 ---- */
+    unsigned flags;           /**< #KSVC_OPEN_READ_ONLY */
+    /** Where a failed ksvc_open() writes its error detail (no context
+     * exists to ask), or NULL. */
+    char *error_detail;
+    size_t error_detail_size; /**< room at @c error_detail */
 } ksvc_open_options;
 
-/** Current version of ::ksvc_open_options. */
-#define KSVC_OPEN_OPTIONS_VERSION 1
+/** Current version of ::ksvc_open_options.  A caller built for version 1
+ * passes 1 and gets the defaults of the newer fields. */
+#define KSVC_OPEN_OPTIONS_VERSION 2
 /** Initialiser for ::ksvc_open_options: wait up to 10 seconds for the lock. */
-#define KSVC_OPEN_OPTIONS_INIT { KSVC_OPEN_OPTIONS_VERSION, 10000 }
+#define KSVC_OPEN_OPTIONS_INIT { KSVC_OPEN_OPTIONS_VERSION, 10000, 0, NULL, 0 }
 
 /**
  * Open a servicing context over a platform.  When the caller is an
@@ -295,6 +310,39 @@ typedef enum ksvc_slot {
     KSVC_SLOT_ROLLBACK = 2 /**< `kernel.rollback` */
 } ksvc_slot;
 
+/**
+ * What a slot holds, judged from its bytes and the record.
+ *
+ * - missing: no file has the slot's name;
+ * - verified: the file's size and SHA-256 are the ones the library recorded
+ *   for it;
+ * - foreign: a complete kernel image for this machine's architecture that
+ *   the record does not describe: placed by another installer, by the
+ *   public page's remedies (a copy of `kernel.rollback`, a kernel taken out
+ *   of the MSI), or the kernel that shipped with Windows.  Its version is
+ *   the one its image names.  An administrator's next open, and repair,
+ *   adopt it (record its version and checksum) unless that version is bad;
+ * - damaged: anything else: not a kernel image, an image for another
+ *   architecture, a bzImage shorter than its setup header says, an image
+ *   naming no version that nothing records, or bytes that differ from the
+ *   record of the very version the image names (disk damage).  A damaged
+ *   kernel is never booted and never moved into `kernel.rollback`.
+ */
+typedef enum ksvc_slot_class {
+    KSVC_SLOT_CLASS_MISSING = 0,  /**< no file */
+    KSVC_SLOT_CLASS_VERIFIED = 1, /**< matches the record */
+    KSVC_SLOT_CLASS_FOREIGN = 2,  /**< a complete image the record does not
+                                       describe */
+    KSVC_SLOT_CLASS_DAMAGED = 3   /**< anything else */
+} ksvc_slot_class;
+
+/**
+ * The name of a slot class: "missing", "verified", "foreign" or "damaged".
+ * @param cls a ::ksvc_slot_class
+ * @return a static text; "unknown" for another value
+ */
+KSVC_API const char *ksvc_slot_class_name(ksvc_slot_class cls);
+
 /** What ksvc_status() says of one slot. */
 typedef struct ksvc_slot_status {
     int present;  /**< a regular file has the slot's name */
@@ -337,16 +385,30 @@ typedef struct ksvc_status {
     char kernel_image_version[KSVC_KVER_MAX + 1];
     /** The same for `kernel.rollback`. */
     char rollback_image_version[KSVC_KVER_MAX + 1];
+    /* ---- version 3 ---- */
+    ksvc_slot_class kernel_class;   /**< what `kernel` holds */
+    ksvc_slot_class rollback_class; /**< what `kernel.rollback` holds */
+    /** The version the `kernel` file holds: the recorded one when
+     * verified, the one its image names when foreign, "" otherwise. */
+    char kernel_holds[KSVC_KVER_MAX + 1];
+    /** The same for `kernel.rollback`. */
+    char rollback_holds[KSVC_KVER_MAX + 1];
+    /** The version held by `kernel` is bad (also when only `RollbackKernel`
+     * says so, before the library has recorded it). */
+    int kernel_holds_bad;
+    int rollback_holds_bad; /**< the same for `kernel.rollback` */
 } ksvc_status;
 
 /** Current version of ::ksvc_status.  A caller built for version 1 passes
- * 1 and gets the fields up to @c problems only. */
-#define KSVC_STATUS_VERSION 2
+ * 1 and gets the fields up to @c problems only; version 2 up to
+ * @c rollback_image_version. */
+#define KSVC_STATUS_VERSION 3
 /** Initialiser for ::ksvc_status. */
 #define KSVC_STATUS_INIT                                                     \
     { KSVC_STATUS_VERSION, 0, { 0, 0, 0, 0, 0, { 0 }, { 0 } },               \
       { 0, 0, 0, 0, 0, { 0 }, { 0 } }, 0, { 0 }, KSVC_SLOT_NONE, 0, 0, NULL, \
-      0, NULL, { 0 }, { 0 } }
+      0, NULL, { 0 }, { 0 }, KSVC_SLOT_CLASS_MISSING,                        \
+      KSVC_SLOT_CLASS_MISSING, { 0 }, { 0 }, 0, 0 }
 
 /**
  * Describe both slots, the rollback state, the bad versions and any problem
@@ -374,6 +436,90 @@ KSVC_API int ksvc_boot_path(ksvc_context *ctx, char *buf, size_t size);
  * @return #KSVC_OK or an error
  */
 KSVC_API int ksvc_record_boot(ksvc_context *ctx);
+
+/* ------------------------------------------------------------------------ */
+/* What an operation did (1.1)                                              */
+/* ------------------------------------------------------------------------ */
+
+/** The operation a ::ksvc_result describes. */
+typedef enum ksvc_operation {
+    KSVC_OPERATION_NONE = 0,        /**< no changing call yet */
+    KSVC_OPERATION_INSTALL = 1,     /**< ksvc_install() */
+    KSVC_OPERATION_INSTALL_CHECK = 2, /**< ksvc_install_check(): a decision
+                                           only, nothing changed */
+    KSVC_OPERATION_ROLLBACK = 3,    /**< ksvc_rollback() */
+    KSVC_OPERATION_REVERT = 4,      /**< ksvc_revert_rollback() */
+    KSVC_OPERATION_REPAIR = 5,      /**< ksvc_repair() */
+    KSVC_OPERATION_RECORD_BOOT = 6  /**< ksvc_record_boot() */
+} ksvc_operation;
+
+/** Result flag: a new file became `kernel` (an install, or a repair that
+ * restored it). */
+#define KSVC_MOVED_KERNEL_REPLACED 0x1u
+/** Result flag: the previous `kernel` became `kernel.rollback`. */
+#define KSVC_MOVED_KERNEL_TO_ROLLBACK 0x2u
+/** Result flag: a missing or damaged slot was restored by a copy of the
+ * other one. */
+#define KSVC_MOVED_RESTORED 0x4u
+/** Result flag: a foreign kernel was adopted: its version and checksum are
+ * now recorded; its bytes did not move. */
+#define KSVC_MOVED_ADOPTED 0x8u
+
+/** What the last changing call on a context decided and did. */
+typedef struct ksvc_result {
+    unsigned version;          /**< #KSVC_RESULT_VERSION */
+    ksvc_operation operation;  /**< which call this describes */
+    int error;                 /**< what it returned */
+    int changed;               /**< 1 when the machine changed */
+    unsigned moved;            /**< KSVC_MOVED_* flags */
+    int rolled_back_before;    /**< `RollbackKernel` was present before */
+    int rolled_back_after;     /**< and after (the same when refused) */
+    char kernel_before[KSVC_KVER_MAX + 1];   /**< version `kernel` held, or "" */
+    char kernel_after[KSVC_KVER_MAX + 1];    /**< the same after */
+    char rollback_before[KSVC_KVER_MAX + 1]; /**< version `kernel.rollback` held */
+    char rollback_after[KSVC_KVER_MAX + 1];  /**< the same after */
+    char marked_bad[KSVC_KVER_MAX + 1];   /**< version newly marked bad, or "" */
+    char unmarked_bad[KSVC_KVER_MAX + 1]; /**< version no longer bad, or "" */
+    ksvc_precheck_reason precheck;        /**< the pre-check's answer when the
+                                               operation ran it */
+    char summary[256];         /**< one sentence saying what was done (or
+                                    would be, or why not) */
+} ksvc_result;
+
+/** Current version of ::ksvc_result. */
+#define KSVC_RESULT_VERSION 1
+/** Initialiser for ::ksvc_result. */
+#define KSVC_RESULT_INIT                                                     \
+    { KSVC_RESULT_VERSION, KSVC_OPERATION_NONE, 0, 0, 0u, 0, 0, { 0 },        \
+      { 0 }, { 0 }, { 0 }, { 0 }, { 0 }, KSVC_PRECHECK_OK, { 0 } }
+
+/**
+ * What the last changing call on @p ctx (install, install check, rollback,
+ * revert, repair, record boot) decided and did, so a tool reports it
+ * without working it out again.
+ * @param ctx    the context
+ * @param result receives the result; its version field must be set
+ * @return #KSVC_OK, #KSVC_E_INVALID_ARGUMENT or #KSVC_E_STRUCT_VERSION
+ */
+KSVC_API int ksvc_last_result(const ksvc_context *ctx, ksvc_result *result);
+
+/**
+ * The whole decision of ksvc_install() without changing anything: what an
+ * installer asks before it removes anything of its own.  With a payload the
+ * image is read and checked as ksvc_install() does (the expected SHA-256 of
+ * the options too); with @p payload_path NULL the decision is made on
+ * @p kernel_version alone.  ksvc_last_result() then says what the install
+ * would do.
+ * @param ctx            the context
+ * @param payload_path   the new kernel file, or NULL
+ * @param kernel_version its version, or NULL to take it from the image
+ * @param options        options, or NULL for the defaults
+ * @return #KSVC_OK when ksvc_install() would go ahead, else the error it
+ *         would return (#KSVC_E_BAD_VERSION, #KSVC_E_DOWNGRADE, ...)
+ */
+KSVC_API int ksvc_install_check(ksvc_context *ctx, const char *payload_path,
+                                const char *kernel_version,
+                                const ksvc_install_options *options);
 
 #ifdef __cplusplus
 }
