@@ -162,62 +162,35 @@ static char *get_property(MSIHANDLE install, const wchar_t *name)
 /* This machine as the library sees it. */
 typedef struct ca_machine {
     ksvc_platform *win32; /* the real System32\lxss\tools and HKLM */
-    ksvc_platform reader; /* a read-only view of it (open_machine) */
     ksvc_context *ctx;
 } ca_machine;
 
 /*
- * The pre-check runs before anything may change, so it asks the library as
- * a reader does: not as an administrator (the library then neither
- * finishes an interrupted operation nor allows a change) and without the
- * servicing lock, whose file an administrator's lock would create on a
- * machine never serviced.  ksvc_install() in the deferred action takes the
- * lock and reads the state again.
+ * Open this machine; read-only for the pre-check, which runs before
+ * anything may change: the library then takes no lock (whose file an
+ * administrator's lock would create on a machine never serviced),
+ * finishes nothing and records nothing.  ksvc_install() in the deferred
+ * action opens it again to change it.
  */
-static int reader_elevated(const ksvc_platform *p, int *elevated)
-{
-    (void)p;
-    *elevated = 0;
-    return KSVC_OK;
-}
-
-static int reader_lock(const ksvc_platform *p, unsigned timeout_ms)
-{
-    (void)p;
-    (void)timeout_ms;
-    return KSVC_OK;
-}
-
-static int reader_unlock(const ksvc_platform *p)
-{
-    (void)p;
-    return KSVC_OK;
-}
-
-/* Open this machine; as a reader (read_only) for the pre-check. */
 static UINT open_machine(MSIHANDLE install, ca_machine *m, int read_only)
 {
-    const ksvc_platform *platform;
+    ksvc_open_options options = KSVC_OPEN_OPTIONS_INIT;
+    char detail[512] = "";
     int err = ksvc_win32_open(&m->win32, NULL);
 
     m->ctx = NULL;
     if (err)
         return refuse(install, "kservice: opening this machine: %s",
                       ksvc_strerror(err));
-    platform = m->win32;
-    if (read_only) {
-        m->reader = *m->win32;
-        m->reader.elevated = reader_elevated;
-        m->reader.lock = reader_lock;
-        m->reader.unlock = reader_unlock;
-        platform = &m->reader;
-    }
-    err = ksvc_open(&m->ctx, platform, NULL);
+    options.flags = read_only ? KSVC_OPEN_READ_ONLY : 0;
+    options.error_detail = detail;
+    options.error_detail_size = sizeof detail;
+    err = ksvc_open(&m->ctx, m->win32, &options);
     if (err) {
         ksvc_win32_free(m->win32);
         m->win32 = NULL;
-        return refuse(install, "kservice: opening this machine: %s",
-                      ksvc_strerror(err));
+        return refuse(install, "kservice: opening this machine: %s%s%s",
+                      ksvc_strerror(err), detail[0] ? ": " : "", detail);
     }
     return ERROR_SUCCESS;
 }
@@ -247,71 +220,24 @@ static UINT run_precheck(MSIHANDLE install, ksvc_context *ctx)
     return ERROR_SUCCESS;
 }
 
-/* The version in use: the rollback kernel while rolled back. */
-static const ksvc_slot_status *slot_in_use(const ksvc_status *status)
-{
-    return status->rolled_back ? &status->rollback : &status->kernel;
-}
-
 /*
- * Whether @p version is marked bad for the library as an administrator
- * sees it.  Read as a reader, a kernel still listed bad while RollbackKernel
- * is gone is a manual revert that the library records (and forgets the mark)
- * when it next opens as an administrator, as the deferred action does.
- */
-static int marked_bad(const ksvc_status *status, const char *version)
-{
-    size_t i;
-    int cmp;
-
-    if (!status->rolled_back && status->kernel.recorded &&
-        ksvc_kver_compare(version, status->kernel.kernel_version, &cmp) ==
-            KSVC_OK &&
-        cmp == 0)
-        return 0;
-    for (i = 0; i < status->bad_count; i++)
-        if (ksvc_kver_compare(version, status->bad_versions[i], &cmp) ==
-                KSVC_OK &&
-            cmp == 0)
-            return 1;
-    return 0;
-}
-
-/*
- * The early answer: would ksvc_install() refuse this version outright?
- * Only the version rules are asked here, with the library's own messages;
- * ksvc_install() in the deferred action stays the judge of everything.
- * Answering now matters because the previous product is removed before
- * the deferred actions run.
+ * The early answer: would ksvc_install() refuse this version?  The library
+ * decides, on the version alone (the payload is still inside the
+ * package); ksvc_install() in the deferred action decides again on the
+ * file.  Answering now matters because the previous product is removed
+ * before the deferred actions run.
  */
 static UINT check_version_early(MSIHANDLE install, ksvc_context *ctx,
                                 const char *version)
 {
-    ksvc_kver parsed = KSVC_KVER_INIT;
-    ksvc_status status = KSVC_STATUS_INIT;
-    const ksvc_slot_status *in_use;
-    int cmp, err;
+    ksvc_result result = KSVC_RESULT_INIT;
+    int err = ksvc_install_check(ctx, NULL, version, NULL);
 
-    if (ksvc_kver_parse(version, &parsed) != KSVC_OK)
-        return refuse(install, "kservice: %s: \"%s\"",
-                      ksvc_strerror(KSVC_E_VERSION_SYNTAX), version);
-    err = ksvc_status_get(ctx, &status);
     if (err)
         return refuse_library(install, ctx, err);
-    if (marked_bad(&status, version))
-        return refuse(install, "kservice: %s: version %s was rolled back "
-                      "from; it is never installed again",
-                      ksvc_strerror(KSVC_E_BAD_VERSION), version);
-    in_use = slot_in_use(&status);
-    if (in_use->recorded &&
-        ksvc_kver_compare(version, in_use->kernel_version, &cmp) == KSVC_OK &&
-        cmp < 0)
-        return refuse(install, "kservice: %s: version %s is older than %s "
-                      "in use",
-                      ksvc_strerror(KSVC_E_DOWNGRADE), version,
-                      in_use->kernel_version);
-    say(install, "kservice: version %s can be installed (in use: %s)", version,
-        in_use->recorded ? in_use->kernel_version : "none");
+    ksvc_last_result(ctx, &result);
+    say(install, "kservice: version %s can be installed: %s", version,
+        result.summary);
     return ERROR_SUCCESS;
 }
 
@@ -366,39 +292,6 @@ static int split_install_data(char *data, ca_install_data *out)
     return data[0] && version[0];
 }
 
-/*
- * The version in use is the one this package carries (a reinstall, a
- * repair, or "uninstall and install again"): nothing to do when the kernel
- * booted is intact; otherwise put the carried file back in place.
- * *installed says which.
- */
-static int reinstall_same(MSIHANDLE install, ksvc_context *ctx,
-                          const ca_install_data *data, int *installed)
-{
-    ksvc_install_options options = KSVC_INSTALL_OPTIONS_INIT;
-    ksvc_status status = KSVC_STATUS_INIT;
-    const ksvc_slot_status *in_use;
-    int err;
-
-    status.flags = KSVC_STATUS_VERIFY;
-    err = ksvc_status_get(ctx, &status);
-    if (err)
-        return err;
-    in_use = slot_in_use(&status);
-    *installed = 0;
-    if (status.effective != KSVC_SLOT_NONE && in_use->intact) {
-        say(install, "kservice: kernel %s is already installed and intact; "
-            "nothing to do", data->version);
-        return KSVC_OK;
-    }
-    say(install, "kservice: kernel %s is recorded but missing or damaged; "
-        "installing it again", data->version);
-    options.flags = KSVC_INSTALL_FORCE;
-    options.sha256_hex = data->sha256_hex;
-    *installed = 1;
-    return ksvc_install(ctx, data->payload_path, data->version, &options);
-}
-
 /* Log the slots and the kernel to boot after the change. */
 static void log_state(MSIHANDLE install, ksvc_context *ctx)
 {
@@ -428,13 +321,22 @@ static UINT install_kernel(MSIHANDLE install, const ca_install_data *data)
         return status;
     options.sha256_hex = data->sha256_hex;
     err = ksvc_install(ctx, data->payload_path, data->version, &options);
-    if (err == KSVC_E_ALREADY_INSTALLED)
-        err = reinstall_same(install, ctx, data, &installed);
+    /* The version this package carries is in use and intact (a reinstall,
+     * a repair): nothing to do.  A missing or damaged kernel of that
+     * version is not "in use", so the library installs it again. */
+    if (err == KSVC_E_ALREADY_INSTALLED) {
+        say(install, "kservice: kernel %s is already installed and intact; "
+            "nothing to do", data->version);
+        installed = 0;
+        err = KSVC_OK;
+    }
     if (err) {
         status = refuse_library(install, ctx, err);
     } else if (installed) {
-        say(install, "kservice: kernel %s installed from %s", data->version,
-            data->payload_path);
+        ksvc_result result = KSVC_RESULT_INIT;
+        ksvc_last_result(ctx, &result);
+        say(install, "kservice: kernel %s installed from %s: %s",
+            data->version, data->payload_path, result.summary);
         log_state(install, ctx);
         say(install, "kservice: %s", ksvc_restart_message());
     }
