@@ -349,6 +349,22 @@ static void fill_bad(ksvc_context *ctx, const ksvc__snapshot *snap,
     s->bad_versions = ctx->bad_ptrs;
 }
 
+static void fill_trial(const ksvc__snapshot *snap, ksvc_status *s)
+{
+    const ksvc__state *st = &snap->st;
+
+    s->on_trial = ksvc__on_trial(snap);
+    s->trial_tries = s->on_trial ? st->trial_tries : 0;
+    s->trial_tries_left =
+        s->on_trial && st->trial_used < st->trial_tries
+            ? st->trial_tries - st->trial_used
+            : 0;
+    if (s->on_trial)
+        s->confirmed = 0;
+    strcpy(s->auto_rollback_reason, st->auto_reason);
+    strcpy(s->auto_rollback_time, st->auto_time);
+}
+
 static void fill_status(ksvc_context *ctx, const ksvc__snapshot *snap,
                         ksvc_status *s)
 {
@@ -380,8 +396,10 @@ static void fill_status(ksvc_context *ctx, const ksvc__snapshot *snap,
         ksvc__decide_boot(snap, plan, &boot);
         s->restart_required =
             boot != NULL && strcmp(snap->st.booted_sha256, boot->sha256) != 0;
+        s->confirmed = boot != NULL && !s->restart_required;
         free(plan);
     }
+    fill_trial(snap, s);
     list_problems(ctx, snap, s);
 }
 
@@ -410,6 +428,7 @@ int ksvc_status_get(ksvc_context *ctx, ksvc_status *status)
     /* An older caller's structure ends where its version ended. */
     keep = status->version == 1   ? offsetof(ksvc_status, kernel_image_version)
            : status->version == 2 ? offsetof(ksvc_status, kernel_class)
+           : status->version == 3 ? offsetof(ksvc_status, on_trial)
                                   : sizeof s;
     s.version = status->version;
     memcpy(status, &s, keep);
@@ -418,72 +437,107 @@ int ksvc_status_get(ksvc_context *ctx, ksvc_status *status)
 
 /* ---- boot ---- */
 
-/* The slot to boot, or the refusal with its remedy. */
-static int boot_slot(ksvc_context *ctx, int mutating, ksvc__snapshot *snap,
-                     const ksvc__slot_view **boot)
+/* The frame, a boot decision, its plan carried out, the result kept.
+ * @p decide fills plan and *boot; *boot stays NULL when refused. */
+static int run_boot(ksvc_context *ctx, int mutating,
+                    void (*decide)(ksvc_context *, const ksvc__snapshot *,
+                                   ksvc__plan *, const ksvc__slot_view **),
+                    char *buf, size_t size)
 {
+    const ksvc__slot_view *boot = NULL;
+    ksvc__snapshot *snap = malloc(sizeof *snap);
     ksvc__plan *plan = malloc(sizeof *plan);
-    int err;
+    int err = snap && plan ? ksvc__frame_begin(ctx, snap, mutating, 0)
+                           : ksvc__fail(ctx, KSVC_E_NO_MEMORY,
+                                        "choosing the kernel");
 
-    if (!plan)
-        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "choosing the kernel");
-    err = ksvc__frame_begin(ctx, snap, mutating, 0);
     if (!err) {
-        ksvc__decide_boot(snap, plan, boot);
-        if (plan->error) {
-            err = ksvc__fail(ctx, plan->error, "%s", plan->why);
-            ksvc__frame_end(ctx);
+        decide(ctx, snap, plan, &boot);
+        err = ksvc__execute(ctx, snap, plan, NULL, NULL, NULL);
+        if (!err && buf) {
+            err = ctx->p->full_path(ctx->p, boot->name, buf, size);
+            if (err)
+                err = ksvc__platform_fail(ctx, err, boot->name);
         }
+        if (plan->operation != KSVC_OPERATION_NONE)
+            ksvc__set_result(ctx, plan, err);
+        ksvc__frame_end(ctx);
     }
+    free(snap);
     free(plan);
     return err;
 }
 
+static void decide_path(ksvc_context *ctx, const ksvc__snapshot *snap,
+                        ksvc__plan *plan, const ksvc__slot_view **boot)
+{
+    (void)ctx;
+    ksvc__decide_boot(snap, plan, boot);
+}
+
+/* Counting a try writes: only an administrator on a context that may
+ * write can. */
+static void decide_begin(ksvc_context *ctx, const ksvc__snapshot *snap,
+                         ksvc__plan *plan, const ksvc__slot_view **boot)
+{
+    int elevated = 0;
+
+    if (!(ctx->open_flags & KSVC_OPEN_READ_ONLY) &&
+        ctx->p->elevated(ctx->p, &elevated) != KSVC_OK)
+        elevated = 0;
+    ksvc__decide_boot_begin(snap, elevated, plan, boot);
+}
+
+static void decide_confirm(ksvc_context *ctx, const ksvc__snapshot *snap,
+                           ksvc__plan *plan, const ksvc__slot_view **boot)
+{
+    (void)ctx;
+    (void)boot;
+    ksvc__decide_boot_confirm(snap, plan, KSVC_OPERATION_BOOT_CONFIRM);
+}
+
+static void decide_record(ksvc_context *ctx, const ksvc__snapshot *snap,
+                          ksvc__plan *plan, const ksvc__slot_view **boot)
+{
+    (void)ctx;
+    (void)boot;
+    ksvc__decide_boot_confirm(snap, plan, KSVC_OPERATION_RECORD_BOOT);
+}
+
+static int path_args_valid(ksvc_context *ctx, char *buf, size_t size)
+{
+    if (!ctx || !buf || size == 0)
+        return 0;
+    ksvc__clear_error(ctx);
+    return 1;
+}
+
 int ksvc_boot_path(ksvc_context *ctx, char *buf, size_t size)
 {
-    const ksvc__slot_view *boot;
-    ksvc__snapshot *snap;
-    int err;
+    if (!path_args_valid(ctx, buf, size))
+        return KSVC_E_INVALID_ARGUMENT;
+    return run_boot(ctx, 0, decide_path, buf, size);
+}
 
-    if (!ctx || !buf || size == 0)
+int ksvc_boot_begin(ksvc_context *ctx, char *buf, size_t size)
+{
+    if (!path_args_valid(ctx, buf, size))
+        return KSVC_E_INVALID_ARGUMENT;
+    return run_boot(ctx, 0, decide_begin, buf, size);
+}
+
+int ksvc_boot_confirm(ksvc_context *ctx)
+{
+    if (!ctx)
         return KSVC_E_INVALID_ARGUMENT;
     ksvc__clear_error(ctx);
-    snap = malloc(sizeof *snap);
-    if (!snap)
-        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "choosing the kernel");
-    err = boot_slot(ctx, 0, snap, &boot);
-    if (!err) {
-        err = ctx->p->full_path(ctx->p, boot->name, buf, size);
-        if (err)
-            err = ksvc__platform_fail(ctx, err, boot->name);
-        ksvc__frame_end(ctx);
-    }
-    free(snap);
-    return err;
+    return run_boot(ctx, 1, decide_confirm, NULL, 0);
 }
 
 int ksvc_record_boot(ksvc_context *ctx)
 {
-    const ksvc__slot_view *boot;
-    ksvc__snapshot *snap;
-    ksvc__state *st;
-    int err;
-
     if (!ctx)
         return KSVC_E_INVALID_ARGUMENT;
     ksvc__clear_error(ctx);
-    snap = malloc(sizeof *snap);
-    if (!snap)
-        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "recording the boot");
-    err = boot_slot(ctx, 1, snap, &boot);
-    if (!err) {
-        st = &snap->st;
-        if (strcmp(st->booted_sha256, boot->sha256) != 0) {
-            strcpy(st->booted_sha256, boot->sha256);
-            err = ksvc__state_store(ctx, st);
-        }
-        ksvc__frame_end(ctx);
-    }
-    free(snap);
-    return err;
+    return run_boot(ctx, 1, decide_record, NULL, 0);
 }

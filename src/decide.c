@@ -144,6 +144,25 @@ static int mark_bad(ksvc__plan *plan, const char *version)
     return 0;
 }
 
+/* Put the kernel of @p version on trial with @p tries, or trust it at
+ * once (0).  The tries are kept after the trial: a revert gives the kernel
+ * as many again. */
+static void start_trial(ksvc__state *t, const char *version, unsigned tries)
+{
+    t->has_trial_tries = 1;
+    t->trial_tries = tries;
+    t->trial_used = 0;
+    if (tries > 0)
+        strcpy(t->trial_version, version);
+    else
+        t->trial_version[0] = '\0';
+}
+
+static unsigned tries_again(const ksvc__state *st)
+{
+    return st->has_trial_tries ? st->trial_tries : KSVC__TRIES_DEFAULT;
+}
+
 static void clear_flag(ksvc__plan *plan)
 {
     plan->target.rolled_back = 0;
@@ -233,6 +252,7 @@ void ksvc__decide_install(const ksvc__snapshot *snap,
     plan->target.kernel.recorded = 1;
     strcpy(plan->target.kernel.version, req->version);
     clear_flag(plan);
+    start_trial(&plan->target, req->version, req->tries);
     strcpy(plan->result.kernel_after, req->version);
     plan->result.moved |= KSVC_MOVED_KERNEL_REPLACED;
     plan->stage_payload = 1;
@@ -337,6 +357,8 @@ void ksvc__decide_revert(const ksvc__snapshot *snap, ksvc__plan *plan)
     }
     strcpy(plan->result.unmarked_bad, snap->flagged_bad);
     clear_flag(plan);
+    /* The kernel booted again has to prove itself again. */
+    start_trial(&plan->target, k->holds, tries_again(&snap->st));
     plan->write_state = 1;
     summarize(plan, "boots kernel (%s) again; %s is no longer marked bad",
               k->holds, snap->flagged_bad);
@@ -428,6 +450,16 @@ void ksvc__decide_reconcile(const ksvc__snapshot *snap, ksvc__plan *plan)
     if (snap->st.bad_list_unreadable)
         return;
     plan->write_state = snap->manual_revert;
+    if (snap->manual_revert && snap->kernel.holds[0])
+        start_trial(&plan->target, snap->kernel.holds,
+                    tries_again(&snap->st));
+    /* A trial of a version `kernel` no longer holds (another installer
+     * replaced it) has nothing left to prove. */
+    if (plan->target.trial_version[0] && snap->kernel.holds[0] &&
+        !ksvc__kver_equal(plan->target.trial_version, snap->kernel.holds)) {
+        plan->target.trial_version[0] = '\0';
+        plan->write_state = 1;
+    }
     if (snap->st.rolled_back &&
         !ksvc__bad_contains(&snap->st, snap->flagged_bad)) {
         if (mark_bad(plan, snap->flagged_bad)) {
@@ -468,4 +500,110 @@ void ksvc__decide_boot(const ksvc__snapshot *snap, ksvc__plan *plan,
                "%s holds version %s, which is marked bad", e->name, e->holds);
     else
         *boot = e;
+}
+
+/* ---- trial boot ---- */
+
+int ksvc__on_trial(const ksvc__snapshot *snap)
+{
+    const ksvc__slot_view *k = &snap->kernel;
+
+    return !snap->st.rolled_back && snap->st.trial_version[0] &&
+           ksvc__slot_bootable(snap, k) &&
+           ksvc__kver_equal(snap->st.trial_version, k->holds);
+}
+
+/* The tries are used up: roll back exactly as wsl --update --rollback
+ * does, with the reason; boot kernel.rollback when it may boot, else
+ * nothing (the change is still written: the version failed). */
+static void auto_rollback(const ksvc__snapshot *snap, ksvc__plan *plan,
+                          const ksvc__slot_view **boot)
+{
+    const ksvc__slot_view *k = &snap->kernel, *r = &snap->rollback;
+    ksvc__state *t = &plan->target;
+
+    if (mark_bad(plan, k->holds))
+        return;
+    t->rolled_back = 1;
+    strcpy(t->rolled_back_from, k->holds);
+    t->trial_version[0] = '\0';
+    t->trial_used = 0;
+    snprintf(t->auto_reason, sizeof t->auto_reason,
+             "%s did not confirm a boot in %lu tries", k->holds,
+             (unsigned long)snap->st.trial_tries);
+    plan->stamp_auto_time = 1;
+    plan->write_state = 1;
+    plan->result.rolled_back_after = 1;
+    plan->result.moved |= KSVC_MOVED_AUTO_ROLLBACK;
+    if (ksvc__slot_bootable(snap, r) && !ksvc__kver_equal(r->holds, k->holds)) {
+        *boot = r;
+        summarize(plan, "rolled back by itself: %s; boots kernel.rollback "
+                        "(%s)",
+                  t->auto_reason, r->holds);
+        return;
+    }
+    refuse(plan, KSVC_E_KERNEL_MISSING,
+           "rolled back by itself (%s), but kernel.rollback cannot boot. %s",
+           t->auto_reason, REMEDIES);
+    plan->error_after_write = 1;
+}
+
+void ksvc__decide_boot_begin(const ksvc__snapshot *snap, int elevated,
+                             ksvc__plan *plan, const ksvc__slot_view **boot)
+{
+    const ksvc__state *st = &snap->st;
+
+    if (!ksvc__on_trial(snap)) {
+        ksvc__decide_boot(snap, plan, boot);
+        plan->operation = plan->result.operation = KSVC_OPERATION_BOOT_BEGIN;
+        if (*boot)
+            summarize(plan, "boots %s (%s)", (*boot)->name, (*boot)->holds);
+        return;
+    }
+    plan_start(snap, KSVC_OPERATION_BOOT_BEGIN, plan);
+    *boot = NULL;
+    if (!elevated) {
+        refuse(plan, KSVC_E_NOT_ELEVATED,
+               "kernel %s is on trial: only an administrator's launcher may "
+               "begin its boot, so that the try is counted",
+               snap->kernel.holds);
+        return;
+    }
+    if (st->trial_used >= st->trial_tries) {
+        auto_rollback(snap, plan, boot);
+        return;
+    }
+    plan->target.trial_used = st->trial_used + 1;
+    plan->write_state = 1;
+    plan->result.moved |= KSVC_MOVED_TRY_COUNTED;
+    *boot = &snap->kernel;
+    summarize(plan, "boots kernel (%s) on trial: try %lu of %lu",
+              snap->kernel.holds, (unsigned long)plan->target.trial_used,
+              (unsigned long)st->trial_tries);
+}
+
+void ksvc__decide_boot_confirm(const ksvc__snapshot *snap, ksvc__plan *plan,
+                               ksvc_operation op)
+{
+    const ksvc__slot_view *boot;
+    int on_trial = ksvc__on_trial(snap);
+
+    ksvc__decide_boot(snap, plan, &boot);
+    plan->operation = plan->result.operation = op;
+    if (!boot)
+        return;
+    if (on_trial) {
+        plan->target.trial_version[0] = '\0';
+        plan->target.trial_used = 0;
+        plan->result.moved |= KSVC_MOVED_TRIAL_ENDED;
+        plan->write_state = 1;
+    }
+    if (strcmp(snap->st.booted_sha256, boot->sha256) != 0) {
+        strcpy(plan->target.booted_sha256, boot->sha256);
+        plan->write_state = 1;
+    }
+    summarize(plan, "%s (%s) %s", boot->name, boot->holds,
+              on_trial ? "proved that it boots: its trial is over"
+              : plan->write_state ? "is recorded as the kernel running"
+                                  : "was already recorded as running");
 }

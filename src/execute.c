@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -353,6 +354,17 @@ static const char *operation_name(ksvc_operation op)
     }
 }
 
+/* The time an automatic rollback happened, ISO 8601 UTC; "" when the
+ * clock cannot tell. */
+static void now_utc(char *out, size_t size)
+{
+    time_t now = time(NULL);
+    struct tm *utc = now == (time_t)-1 ? NULL : gmtime(&now);
+
+    if (!utc || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", utc) == 0)
+        out[0] = '\0';
+}
+
 int ksvc__execute(ksvc_context *ctx, const ksvc__snapshot *snap,
                   ksvc__plan *plan, const char *payload,
                   const char *expected_sha, const ksvc__image_info *image)
@@ -361,13 +373,17 @@ int ksvc__execute(ksvc_context *ctx, const ksvc__snapshot *snap,
     int err;
 
     (void)snap;
-    if (plan->error)
+    if (plan->error && !plan->error_after_write)
         return ksvc__fail(ctx, plan->error, "%s", plan->why);
     if (!plan->write_state)
         return KSVC_OK;
+    if (plan->stamp_auto_time)
+        now_utc(plan->target.auto_time, sizeof plan->target.auto_time);
     if (!plan->stage_payload && !plan->restore_from) {
         err = ksvc__state_store(ctx, &plan->target);
         plan->result.changed = !err && !plan->stamps_only;
+        if (!err && plan->error)
+            err = ksvc__fail(ctx, plan->error, "%s", plan->why);
         return err;
     }
     j = calloc(1, sizeof *j);

@@ -39,6 +39,21 @@
  * that is gone, and the file is classified by its bytes alone. */
 #define KSVC__V_KERNEL_RECORD "KServiceKernelRecordVersion"
 
+/* Trial boot: the kernel installed last is on trial until a boot of it
+ * is confirmed (KServiceTrialVersion present); KServiceTrialTries is the
+ * number of boots it may begin unconfirmed, kept after the trial to give a
+ * revert fresh tries; KServiceTrialUsed counts the boots begun. */
+#define KSVC__V_TRIAL_VERSION "KServiceTrialVersion"
+#define KSVC__V_TRIAL_TRIES "KServiceTrialTries"
+#define KSVC__V_TRIAL_USED "KServiceTrialUsed"
+/* Why and when the library last rolled back by itself. */
+#define KSVC__V_AUTO_REASON "KServiceAutoRollbackReason"
+#define KSVC__V_AUTO_TIME "KServiceAutoRollbackTime"
+/* Tries of a trial when the caller says nothing. */
+#define KSVC__TRIES_DEFAULT 3u
+/* Most tries a trial may be given. */
+#define KSVC__TRIES_MAX 100u
+
 /* File names in the tools folder. */
 #define KSVC__F_KERNEL "kernel"
 #define KSVC__F_ROLLBACK "kernel.rollback"
@@ -94,6 +109,13 @@ typedef struct ksvc__state {
     size_t bad_count;
     char bad[KSVC__BAD_MAX][KSVC_KVER_MAX + 1];
     char booted_sha256[65];                /* "" when never recorded */
+    /* The trial of `kernel`: on trial while trial_version is not "". */
+    char trial_version[KSVC_KVER_MAX + 1];
+    int has_trial_tries;
+    uint32_t trial_tries;                  /* boots it may begin */
+    uint32_t trial_used;                   /* boots begun */
+    char auto_reason[KSVC__PROBLEM_LEN];   /* last automatic rollback */
+    char auto_time[32];                    /* its time, ISO 8601 UTC */
     /* KServiceBadVersions did not parse in full: its valid entries are in
      * bad[], but no operation may rewrite it (that would lose the rest). */
     int bad_list_unreadable;
@@ -177,11 +199,12 @@ int ksvc__state_load(ksvc_context *ctx, ksvc__state *st);
 /* Build the registry changes that make the stored state equal st; names
  * and data point into st and scratch. */
 typedef struct ksvc__state_changes {
-    ksvc_reg_change change[16];
+    ksvc_reg_change change[28];
     size_t count;
     char kernel_size[24], rollback_size[24];
     char kernel_stamp[KSVC__STAMP_TEXT], rollback_stamp[KSVC__STAMP_TEXT];
     char bad_multi[KSVC__BAD_MAX * (KSVC_KVER_MAX + 1) + 1];
+    uint32_t trial_tries, trial_used;
 } ksvc__state_changes;
 void ksvc__state_changes_build(const ksvc__state *st, ksvc__state_changes *c);
 int ksvc__state_store(ksvc_context *ctx, const ksvc__state *st);
@@ -318,6 +341,7 @@ int ksvc__slot_bootable(const ksvc__snapshot *snap, const ksvc__slot_view *v);
 typedef struct ksvc__install_request {
     const char *version;          /* the version to install (given or named) */
     unsigned flags;               /* KSVC_INSTALL_* */
+    unsigned tries;               /* of the trial; 0: none */
     ksvc_precheck_reason precheck;
 } ksvc__install_request;
 
@@ -333,6 +357,10 @@ struct ksvc__plan {
     int write_state;              /* the values change */
     int stamps_changed;           /* a fingerprint in target is new */
     int stamps_only;              /* only fingerprints: nothing changed */
+    int stamp_auto_time;          /* target.auto_time is now */
+    /* The error is returned after the values are written (an automatic
+     * rollback that leaves nothing to boot). */
+    int error_after_write;
     ksvc__state target;           /* the values after */
     ksvc_result result;           /* what it does, for ksvc_last_result */
 };
@@ -348,6 +376,15 @@ void ksvc__decide_reconcile(const ksvc__snapshot *snap, ksvc__plan *plan);
 /* The slot to boot, or the refusal (error and why). */
 void ksvc__decide_boot(const ksvc__snapshot *snap, ksvc__plan *plan,
                        const ksvc__slot_view **boot);
+/* Is `kernel` on trial (and the slot the machine boots)? */
+int ksvc__on_trial(const ksvc__snapshot *snap);
+/* A launcher starts the VM: the slot to boot, a try counted, or the
+ * automatic rollback when the tries are used up. */
+void ksvc__decide_boot_begin(const ksvc__snapshot *snap, int elevated,
+                             ksvc__plan *plan, const ksvc__slot_view **boot);
+/* The guest came up: the boot recorded, the trial ended. */
+void ksvc__decide_boot_confirm(const ksvc__snapshot *snap, ksvc__plan *plan,
+                               ksvc_operation op);
 
 /* ---- carrying a plan out (execute.c) ---- */
 /* Stage the files, journal, rename, write the values.  @p payload is the

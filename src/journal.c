@@ -71,6 +71,28 @@ static void put_slot(writer *w, const char *prefix, const ksvc__slot_meta *m)
     }
 }
 
+static void put_number(writer *w, const char *field, uint32_t value)
+{
+    char text[16];
+
+    snprintf(text, sizeof text, "%lu", (unsigned long)value);
+    put(w, field, text);
+}
+
+static void put_trial(writer *w, const ksvc__state *t)
+{
+    if (t->trial_version[0]) {
+        put(w, "trial.version", t->trial_version);
+        put_number(w, "trial.used", t->trial_used);
+    }
+    if (t->has_trial_tries)
+        put_number(w, "trial.tries", t->trial_tries);
+    if (t->auto_reason[0])
+        put(w, "auto.reason", t->auto_reason);
+    if (t->auto_time[0])
+        put(w, "auto.time", t->auto_time);
+}
+
 static void encode(const ksvc__journal *j, writer *w)
 {
     char pair[96];
@@ -92,6 +114,7 @@ static void encode(const ksvc__journal *j, writer *w)
         put(w, "bad", j->target.bad[i]);
     if (j->target.booted_sha256[0])
         put(w, "booted", j->target.booted_sha256);
+    put_trial(w, &j->target);
     w->buf[w->used++] = '\0';
 }
 
@@ -172,10 +195,40 @@ static int decode_rename(ksvc__journal *j, const char *value)
     return 1;
 }
 
+static int decode_count(const char *value, uint32_t *out)
+{
+    uint64_t v;
+
+    if (!parse_size(value, &v) || v > KSVC__TRIES_MAX)
+        return 0;
+    *out = (uint32_t)v;
+    return 1;
+}
+
+static int decode_trial(ksvc__state *t, const char *field, const char *value)
+{
+    if (!strcmp(field, "trial.version"))
+        return ksvc__kver_valid(value) &&
+               ksvc__copy_str(t->trial_version, sizeof t->trial_version,
+                              value) == 0;
+    if (!strcmp(field, "trial.used"))
+        return decode_count(value, &t->trial_used);
+    if (!strcmp(field, "trial.tries"))
+        return (t->has_trial_tries = decode_count(value, &t->trial_tries));
+    if (!strcmp(field, "auto.reason"))
+        return ksvc__copy_str(t->auto_reason, sizeof t->auto_reason,
+                              value) == 0;
+    if (!strcmp(field, "auto.time"))
+        return ksvc__copy_str(t->auto_time, sizeof t->auto_time, value) == 0;
+    return 0;
+}
+
 static int decode_entry(ksvc__journal *j, const char *field, const char *value)
 {
     ksvc__state *t = &j->target;
 
+    if (!strncmp(field, "trial.", 6) || !strncmp(field, "auto.", 5))
+        return decode_trial(t, field, value);
     if (!strcmp(field, "op"))
         return ksvc__copy_str(j->op, sizeof j->op, value) == 0;
     if (!strcmp(field, "rename"))
@@ -209,7 +262,7 @@ static int decode(ksvc_context *ctx, const char *raw, size_t size,
         return ksvc__fail(ctx, KSVC_E_BAD_VALUE, "%s\\%s: not terminated",
                           KSVC__LXSS_KEY, KSVC__V_JOURNAL);
     while (pos < size && raw[pos]) {
-        char entry[160];
+        char entry[KSVC__PROBLEM_LEN + 32];
         char *eq;
         if (ksvc__copy_str(entry, sizeof entry, raw + pos) != KSVC_OK ||
             !(eq = strchr(entry, '=')))

@@ -14,10 +14,13 @@
 static int check_install_options(ksvc_context *ctx,
                                  const ksvc_install_options *o)
 {
-    if (o->version != KSVC_INSTALL_OPTIONS_VERSION)
+    if (o->version < 1 || o->version > KSVC_INSTALL_OPTIONS_VERSION)
         return ksvc__fail(ctx, KSVC_E_STRUCT_VERSION,
-                          "ksvc_install_options version %u, expected %u",
+                          "ksvc_install_options version %u, expected 1 to %u",
                           o->version, KSVC_INSTALL_OPTIONS_VERSION);
+    if (o->version >= 2 && o->tries > KSVC__TRIES_MAX)
+        return ksvc__fail(ctx, KSVC_E_INVALID_ARGUMENT,
+                          "%u tries; at most %u", o->tries, KSVC__TRIES_MAX);
     if (o->flags & ~(KSVC_INSTALL_ALLOW_DOWNGRADE | KSVC_INSTALL_FORCE))
         return ksvc__fail(ctx, KSVC_E_INVALID_ARGUMENT,
                           "unknown install flags 0x%x", o->flags);
@@ -115,6 +118,7 @@ static int install_run(ksvc_context *ctx, const char *payload_path,
         err = check_image(ctx, payload_path, given, &image);
     req.version = given ? given : image.version;
     req.flags = o->flags;
+    req.tries = o->version >= 2 ? o->tries : KSVC__TRIES_DEFAULT;
     if (!err)
         err = precheck_reason(ctx, &req.precheck);
     if (!err) {

@@ -350,6 +350,63 @@ static int load_rollback_flag(ksvc_context *ctx, ksvc__state *st)
     return KSVC_OK;
 }
 
+/* A DWORD of at most max, or a problem; *found = 0 for either absence. */
+static int read_count(ksvc_context *ctx, ksvc__state *st, const char *name,
+                      uint32_t max, uint32_t *value, int *found)
+{
+    int err = ksvc__read_dword(ctx, KSVC__LXSS_KEY, name, value, found);
+
+    if (!err && *found && *value > max)
+        err = ksvc__fail(ctx, KSVC_E_BAD_VALUE,
+                         "%s\\%s: %lu is more than %lu", KSVC__LXSS_KEY,
+                         name, (unsigned long)*value, (unsigned long)max);
+    if (err == KSVC_E_BAD_VALUE)
+        *found = 0;
+    return tolerate(ctx, st, err);
+}
+
+static int read_text(ksvc_context *ctx, ksvc__state *st, const char *name,
+                     char *buf, size_t size)
+{
+    int found;
+    int err = ksvc__read_string(ctx, KSVC__LXSS_KEY, name, buf, size, &found);
+
+    if (err || !found)
+        buf[0] = '\0';
+    return tolerate(ctx, st, err);
+}
+
+/* The trial values.  One that does not parse ends the trial as far as
+ * this load is concerned (the kernel is then treated as confirmed); it is
+ * named among the problems. */
+static int load_trial(ksvc_context *ctx, ksvc__state *st)
+{
+    int found, used_found;
+    int err = read_version(ctx, KSVC__V_TRIAL_VERSION, st->trial_version,
+                           sizeof st->trial_version, &found);
+
+    if (err == KSVC_E_BAD_VALUE || !found)
+        st->trial_version[0] = '\0';
+    err = tolerate(ctx, st, err);
+    if (!err)
+        err = read_count(ctx, st, KSVC__V_TRIAL_TRIES, KSVC__TRIES_MAX,
+                         &st->trial_tries, &st->has_trial_tries);
+    if (!err)
+        err = read_count(ctx, st, KSVC__V_TRIAL_USED, KSVC__TRIES_MAX,
+                         &st->trial_used, &used_found);
+    if (!err && !used_found)
+        st->trial_used = 0;
+    if (!err && (!st->has_trial_tries || st->trial_tries == 0))
+        st->trial_version[0] = '\0';
+    if (!err)
+        err = read_text(ctx, st, KSVC__V_AUTO_REASON, st->auto_reason,
+                        sizeof st->auto_reason);
+    if (!err)
+        err = read_text(ctx, st, KSVC__V_AUTO_TIME, st->auto_time,
+                        sizeof st->auto_time);
+    return err;
+}
+
 int ksvc__state_load(ksvc_context *ctx, ksvc__state *st)
 {
     int err;
@@ -373,6 +430,8 @@ int ksvc__state_load(ksvc_context *ctx, ksvc__state *st)
             st->booted_sha256[0] = '\0';
         err = tolerate(ctx, st, err);
     }
+    if (!err)
+        err = load_trial(ctx, st);
     return err;
 }
 
@@ -457,6 +516,15 @@ void ksvc__state_changes_build(const ksvc__state *st, ksvc__state_changes *c)
         add_change(c, KSVC__V_ROLLBACK_FLAG, 1, KSVC_REG_SZ,
                    st->rolled_back_from, strlen(st->rolled_back_from) + 1);
     add_string(c, KSVC__V_BOOTED, 1, st->booted_sha256);
+    c->trial_tries = st->trial_tries;
+    c->trial_used = st->trial_used;
+    add_string(c, KSVC__V_TRIAL_VERSION, 1, st->trial_version);
+    add_change(c, KSVC__V_TRIAL_TRIES, st->has_trial_tries, KSVC_REG_DWORD,
+               &c->trial_tries, 4);
+    add_change(c, KSVC__V_TRIAL_USED, st->trial_version[0] != '\0',
+               KSVC_REG_DWORD, &c->trial_used, 4);
+    add_string(c, KSVC__V_AUTO_REASON, 1, st->auto_reason);
+    add_string(c, KSVC__V_AUTO_TIME, 1, st->auto_time);
 }
 
 int ksvc__state_store(ksvc_context *ctx, const ksvc__state *st)

@@ -734,7 +734,8 @@ static void install_reads_the_image_version(void **state)
     assert_int_equal(ksvc_install(f->ctx, img, "5.15.153.1",
                                   &(ksvc_install_options){
                                       KSVC_INSTALL_OPTIONS_VERSION,
-                                      KSVC_INSTALL_FORCE, NULL}),
+                                      KSVC_INSTALL_FORCE, NULL,
+                                      KSVC_INSTALL_TRIES_DEFAULT}),
                      KSVC_OK);
     /* A version-1 caller gets the fields it knows, nothing past them. */
     {

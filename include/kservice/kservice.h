@@ -233,17 +233,30 @@ KSVC_API const char *ksvc_precheck_reason_text(ksvc_precheck_reason reason);
 /** Install flag: install again the version already in use. */
 #define KSVC_INSTALL_FORCE 0x2u
 
+/** Tries a new kernel is given to prove that it boots, unless the options
+ * say otherwise (see ksvc_boot_begin()). */
+#define KSVC_INSTALL_TRIES_DEFAULT 3u
+/** Most tries a trial may be given. */
+#define KSVC_INSTALL_TRIES_MAX 100u
+
 /** Options of ksvc_install(). */
 typedef struct ksvc_install_options {
     unsigned version;       /**< #KSVC_INSTALL_OPTIONS_VERSION */
     unsigned flags;         /**< #KSVC_INSTALL_ALLOW_DOWNGRADE, #KSVC_INSTALL_FORCE */
     const char *sha256_hex; /**< expected SHA-256 of the payload, or NULL */
+    /* ---- version 2 ---- */
+    /** Boots the new kernel may begin without a confirmation before the
+     * library rolls back by itself (trial boot); 0: no trial, the kernel is
+     * trusted at once.  A version-1 caller gets
+     * #KSVC_INSTALL_TRIES_DEFAULT. */
+    unsigned tries;
 } ksvc_install_options;
 
 /** Current version of ::ksvc_install_options. */
-#define KSVC_INSTALL_OPTIONS_VERSION 1
+#define KSVC_INSTALL_OPTIONS_VERSION 2
 /** Initialiser for ::ksvc_install_options. */
-#define KSVC_INSTALL_OPTIONS_INIT { KSVC_INSTALL_OPTIONS_VERSION, 0, NULL }
+#define KSVC_INSTALL_OPTIONS_INIT                                            \
+    { KSVC_INSTALL_OPTIONS_VERSION, 0, NULL, KSVC_INSTALL_TRIES_DEFAULT }
 
 /**
  * Install or update the kernel from the file at @p payload_path.  When not
@@ -397,18 +410,31 @@ typedef struct ksvc_status {
      * says so, before the library has recorded it). */
     int kernel_holds_bad;
     int rollback_holds_bad; /**< the same for `kernel.rollback` */
+    /* ---- version 4 ---- */
+    /** `kernel` is on trial: it has not yet proved that it boots. */
+    int on_trial;
+    unsigned trial_tries;      /**< boots it may begin unconfirmed */
+    unsigned trial_tries_left; /**< of those, not begun yet */
+    /** The kernel the machine boots has been confirmed (or recorded) as
+     * booted since it was put in place. */
+    int confirmed;
+    /** Why the library last rolled back by itself, or "". */
+    char auto_rollback_reason[256];
+    /** When, as ISO 8601 UTC (`2026-12-01T22:15:30Z`), or "". */
+    char auto_rollback_time[32];
 } ksvc_status;
 
 /** Current version of ::ksvc_status.  A caller built for version 1 passes
  * 1 and gets the fields up to @c problems only; version 2 up to
- * @c rollback_image_version. */
-#define KSVC_STATUS_VERSION 3
+ * @c rollback_image_version; version 3 up to @c rollback_holds_bad. */
+#define KSVC_STATUS_VERSION 4
 /** Initialiser for ::ksvc_status. */
 #define KSVC_STATUS_INIT                                                     \
     { KSVC_STATUS_VERSION, 0, { 0, 0, 0, 0, 0, { 0 }, { 0 } },               \
       { 0, 0, 0, 0, 0, { 0 }, { 0 } }, 0, { 0 }, KSVC_SLOT_NONE, 0, 0, NULL, \
       0, NULL, { 0 }, { 0 }, KSVC_SLOT_CLASS_MISSING,                        \
-      KSVC_SLOT_CLASS_MISSING, { 0 }, { 0 }, 0, 0 }
+      KSVC_SLOT_CLASS_MISSING, { 0 }, { 0 }, 0, 0, 0, 0u, 0u, 0, { 0 },      \
+      { 0 } }
 
 /**
  * Describe both slots, the rollback state, the bad versions and any problem
@@ -431,11 +457,46 @@ KSVC_API int ksvc_boot_path(ksvc_context *ctx, char *buf, size_t size);
 
 /**
  * Record that the Linux VM was started with the effective kernel, which
- * clears the restart-required flag.  Called by whatever boots the VM.
+ * clears the restart-required flag.  Since 1.1 the same as
+ * ksvc_boot_confirm().
  * @param ctx the context
  * @return #KSVC_OK or an error
  */
 KSVC_API int ksvc_record_boot(ksvc_context *ctx);
+
+/**
+ * What a launcher calls right before it starts the VM: the kernel to boot,
+ * with the try counted when that kernel is on trial.
+ *
+ * A kernel installed with tries (#KSVC_INSTALL_TRIES_DEFAULT unless the
+ * options say otherwise) is on trial until ksvc_boot_confirm().  Each call
+ * counts one try durably before it returns.  When the tries are used up
+ * without a confirmation the library rolls back by itself, exactly as
+ * `wsl --update --rollback` does (`RollbackKernel` set, the version marked
+ * bad, with the reason "did not confirm a boot in N tries"), and returns
+ * `kernel.rollback` when that one is intact and not bad; otherwise
+ * #KSVC_E_KERNEL_MISSING with its remedies.  It never returns a bad or
+ * damaged kernel.  ksvc_last_result() says what it did.
+ *
+ * Rights: counting a try writes, so it needs an administrator (the service
+ * that starts the VM).  A standard user's call gets the path when the
+ * kernel is not on trial, and #KSVC_E_NOT_ELEVATED when it is: an untried
+ * kernel is never started without its try counted.
+ * @param ctx  the context
+ * @param buf  receives the NUL-terminated path
+ * @param size room at @p buf
+ * @return #KSVC_OK or the error of ksvc_boot_path()
+ */
+KSVC_API int ksvc_boot_begin(ksvc_context *ctx, char *buf, size_t size);
+
+/**
+ * The guest came up healthy: the kernel the machine boots has proved
+ * itself.  Its trial ends, and it is recorded as the kernel running (which
+ * clears the restart-required flag).  Needs an administrator.
+ * @param ctx the context
+ * @return #KSVC_OK or an error (#KSVC_E_KERNEL_MISSING, ...)
+ */
+KSVC_API int ksvc_boot_confirm(ksvc_context *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* What an operation did (1.1)                                              */
@@ -450,7 +511,9 @@ typedef enum ksvc_operation {
     KSVC_OPERATION_ROLLBACK = 3,    /**< ksvc_rollback() */
     KSVC_OPERATION_REVERT = 4,      /**< ksvc_revert_rollback() */
     KSVC_OPERATION_REPAIR = 5,      /**< ksvc_repair() */
-    KSVC_OPERATION_RECORD_BOOT = 6  /**< ksvc_record_boot() */
+    KSVC_OPERATION_RECORD_BOOT = 6, /**< ksvc_record_boot() */
+    KSVC_OPERATION_BOOT_BEGIN = 7,  /**< ksvc_boot_begin() */
+    KSVC_OPERATION_BOOT_CONFIRM = 8 /**< ksvc_boot_confirm() */
 } ksvc_operation;
 
 /** Result flag: a new file became `kernel` (an install, or a repair that
@@ -461,6 +524,13 @@ typedef enum ksvc_operation {
 /** Result flag: a missing or damaged slot was restored by a copy of the
  * other one. */
 #define KSVC_MOVED_RESTORED 0x4u
+/** Result flag: ksvc_boot_begin() counted a try of a kernel on trial. */
+#define KSVC_MOVED_TRY_COUNTED 0x10u
+/** Result flag: ksvc_boot_begin() found the tries used up and rolled back
+ * by itself. */
+#define KSVC_MOVED_AUTO_ROLLBACK 0x20u
+/** Result flag: ksvc_boot_confirm() ended a trial. */
+#define KSVC_MOVED_TRIAL_ENDED 0x40u
 /** Result flag: a foreign kernel was adopted: its version and checksum are
  * now recorded; its bytes did not move. */
 #define KSVC_MOVED_ADOPTED 0x8u
