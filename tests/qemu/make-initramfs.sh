@@ -44,5 +44,5 @@ cat >"$tree/init" <<'INIT'
 INIT
 chmod 755 "$tree/init"
 (cd "$tree" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
-    gzip -1 >"$out.tmp"
-mv "$out.tmp" "$out"
+    gzip -1 >"$out.$$.tmp"
+mv "$out.$$.tmp" "$out"

@@ -159,6 +159,7 @@ prepare() {
     kernel=$(sh "$HERE/fetch-kernel.sh") || fail "no kernel image"
     printf '    real kernel: %s\n' "$kernel"
     run 0 "$PYTHON" "$HERE/make-images.py" "$kernel" "$IMAGES"
+    # shellcheck source=/dev/null # A_VERSION=... written by make-images.py
     . "$IMAGES/versions"
     if [ "${KSERVICE_QEMU_ACCEL:-tcg}" = auto ]; then
         step "probe KVM: a 10 s boot of A"
