@@ -45,6 +45,10 @@ TEST_PACKAGES="$TEST_PACKAGES openssl strace"
 # libFuzzer runtimes are only a Recommends of clang, so they are named).
 TEST_PACKAGES="$TEST_PACKAGES valgrind libclang-rt-14-dev"
 TEST_STAGES="$TEST_STAGES asan valgrind fuzz"
+# A real VM (stage_qemu): QEMU boots a real Debian kernel (fetched at test
+# time with apt-get download) with a busybox-static initramfs made with cpio.
+TEST_PACKAGES="$TEST_PACKAGES qemu-system-x86 busybox-static cpio"
+TEST_STAGES="$TEST_STAGES qemu"
 
 cd "$(dirname "$0")"
 TOP=$(pwd)
@@ -192,6 +196,26 @@ WRAPPER
 # the version parser and the image reader, FUZZ_SECONDS (30) each.
 stage_fuzz() {
     sh tests/fuzz/run.sh build-qs-fuzz "${FUZZ_SECONDS:-30}"
+}
+
+# The trial boot on a real VM (tests/qemu/scenario.sh): the kservice of the
+# gcc stage (or a build of its own) installs real Debian kernels on a
+# simulated machine and QEMU boots what it picks; each boot's time and the
+# total are printed.  The kernel package is fetched into
+# ~/.cache/libkservice-qemu, so apt needs its lists.
+stage_qemu() {
+    dir=build-qs-gcc
+    if [ -f "$dir/build.ninja" ]; then
+        say "building $dir (for the QEMU scenario)"
+        meson compile -C "$dir"
+    else
+        dir=build-qs-qemu
+        build "$dir" -Dtests=false
+    fi
+    apt-cache show linux-image-amd64 >/dev/null 2>&1 ||
+        as_root apt-get -q -y update >/dev/null
+    say "QEMU scenario"
+    sh tests/qemu/scenario.sh "$TOP/$dir/examples/kservice/kservice"
 }
 
 # Run one stage loudly; stop everything when it fails.
