@@ -149,7 +149,7 @@ void ksvc__set_result(ksvc_context *ctx, const ksvc__plan *plan, int err)
 {
     ctx->last_result = plan->result;
     ctx->last_result.error = err;
-    if (err && !plan->error)
+    if (err && !plan->error && err != KSVC_E_IN_DOUBT)
         ctx->last_result.changed = 0;
     if (!ctx->last_result.changed && !err) {
         /* Nothing moved: the state after is the state before. */

@@ -117,37 +117,144 @@ static int same_hex(const char *a, const char *b)
     return 1;
 }
 
-/* Run a journaled operation whose new files already exist and are synced:
- * record the journal, then carry it out.  Before the journal exists a
- * failure removes the temporaries; after it, the journal decides. */
-static int run_journal(ksvc_context *ctx, const ksvc__journal *j)
+/* The detail of the first failure, kept across the calls that settle
+ * it, with what the caller should know appended. */
+typedef struct saved_error {
+    char detail[KSVC__DETAIL_LEN];
+    long os_error;
+} saved_error;
+
+static void save_error(const ksvc_context *ctx, saved_error *e)
 {
-    int err = ksvc__journal_write(ctx, j);
+    memcpy(e->detail, ctx->detail, sizeof e->detail);
+    e->os_error = ctx->os_error;
+}
+
+static int restore_error(ksvc_context *ctx, const saved_error *e, int err,
+                         const char *then)
+{
+    size_t len;
+
+    memcpy(ctx->detail, e->detail, sizeof ctx->detail);
+    ctx->os_error = e->os_error;
+    len = strlen(ctx->detail);
+    if (then[0] && len + 2 < sizeof ctx->detail)
+        ksvc__copy_cut(ctx->detail + len, sizeof ctx->detail - len, then);
+    return err;
+}
+
+/* A journal write that failed may have taken effect all the same (the
+ * value written, then the sync failed).  Its temporaries go now; a journal
+ * left behind then names files that are neither waiting nor in the slots,
+ * and the next open undoes it.  Removing it at once is only tidier. */
+static void drop_failed_journal(ksvc_context *ctx, const ksvc__journal *j)
+{
+    ksvc_reg_change change = {KSVC__V_JOURNAL, 1, KSVC_REG_MULTI_SZ, NULL, 0};
     size_t i;
 
+    for (i = 0; i < j->rename_count; i++)
+        ctx->p->remove(ctx->p, j->rename_from[i]);
+    ctx->p->reg_write(ctx->p, KSVC__LXSS_KEY, &change, 1);
+}
+
+/* Run a journaled operation whose new files already exist and are synced:
+ * record the journal, then carry it out.  The outcome is one the caller
+ * can trust: success; failure with nothing changed; or KSVC_E_IN_DOUBT
+ * when the journal had to be left to the next open, with *settles saying
+ * whether that open completes or undoes it (decided from the disk). */
+static int run_journal(ksvc_context *ctx, const ksvc__journal *j,
+                       ksvc_settle *settles)
+{
+    saved_error first;
+    int err = ksvc__journal_write(ctx, j);
+    int completed, committed;
+
+    *settles = KSVC_SETTLE_NONE;
     if (err) {
-        for (i = 0; i < j->rename_count; i++)
-            ctx->p->remove(ctx->p, j->rename_from[i]);
-        return err;
+        save_error(ctx, &first);
+        drop_failed_journal(ctx, j);
+        return restore_error(ctx, &first, err, "");
     }
     err = ksvc__journal_carry_out(ctx, j);
-    if (err) {
-        /* Settle the journal either way at once.  Past the commit point
-         * that finishes the operation, which then succeeded after all;
-         * before it, the caller gets the first error and the state before.
-         * If this fails too, the next open settles it. */
-        char detail[KSVC__DETAIL_LEN];
-        long os_error = ctx->os_error;
-        int completed;
-        memcpy(detail, ctx->detail, sizeof detail);
-        if (ksvc__journal_finish(ctx, j, &completed) == KSVC_OK && completed) {
-            ksvc__clear_error(ctx);
-            return KSVC_OK;
-        }
-        memcpy(ctx->detail, detail, sizeof detail);
-        ctx->os_error = os_error;
+    if (!err)
+        return KSVC_OK;
+    /* Settle the journal at once: past the commit point that finishes the
+     * operation, which then succeeded after all; before it, the caller
+     * gets the first error and the state before. */
+    save_error(ctx, &first);
+    if (ksvc__journal_finish(ctx, j, &completed) == KSVC_OK) {
+        if (!completed)
+            return restore_error(ctx, &first, err, "");
+        ksvc__clear_error(ctx);
+        return KSVC_OK;
     }
-    return err;
+    if (ksvc__journal_committed(ctx, j, &committed) == KSVC_OK)
+        *settles = committed ? KSVC_SETTLE_COMPLETE : KSVC_SETTLE_UNDO;
+    return restore_error(ctx, &first, KSVC_E_IN_DOUBT,
+                         *settles == KSVC_SETTLE_COMPLETE
+                             ? "; the change took effect and the next open "
+                               "completes it"
+                         : *settles == KSVC_SETTLE_UNDO
+                             ? "; nothing took effect and the next open "
+                               "undoes what is left"
+                             : "; the next open settles it");
+}
+
+/* Do two loads of the values say the same?  Fingerprints aside. */
+static int same_slot(const ksvc__slot_meta *a, const ksvc__slot_meta *b)
+{
+    return a->recorded == b->recorded && !strcmp(a->version, b->version) &&
+           !strcmp(a->sha256, b->sha256) && a->has_size == b->has_size &&
+           (!a->has_size || a->size == b->size);
+}
+
+static int same_state(const ksvc__state *a, const ksvc__state *b)
+{
+    size_t i;
+
+    if (!same_slot(&a->kernel, &b->kernel) ||
+        !same_slot(&a->rollback, &b->rollback) ||
+        a->rolled_back != b->rolled_back || a->bad_count != b->bad_count ||
+        strcmp(a->booted_sha256, b->booted_sha256) != 0 ||
+        strcmp(a->trial_version, b->trial_version) != 0 ||
+        a->trial_used != b->trial_used)
+        return 0;
+    for (i = 0; i < a->bad_count; i++)
+        if (strcmp(a->bad[i], b->bad[i]) != 0)
+            return 0;
+    return 1;
+}
+
+/* A write of the values failed: what does the registry hold now?  The
+ * target (the write took effect, its sync failed): in doubt, and the next
+ * open keeps it.  The state before (a write cut between values reads as
+ * the state before, by the order state.c writes them in): failure with
+ * nothing changed.  Anything else: in doubt, the next open settles it. */
+static int value_write_outcome(ksvc_context *ctx, const ksvc__snapshot *snap,
+                               ksvc__plan *plan, int err)
+{
+    ksvc__state *now = malloc(sizeof *now);
+    saved_error first;
+    int load_err;
+
+    save_error(ctx, &first);
+    load_err = now ? ksvc__state_load(ctx, now) : KSVC_E_NO_MEMORY;
+    if (!load_err)
+        ksvc__apply_manual_revert(now);
+    if (!load_err && same_state(now, &snap->st)) {
+        free(now);
+        return restore_error(ctx, &first, err, "");
+    }
+    plan->result.settles = !load_err && same_state(now, &plan->target)
+                               ? KSVC_SETTLE_COMPLETE
+                               : KSVC_SETTLE_NONE;
+    free(now);
+    plan->result.changed = plan->result.settles == KSVC_SETTLE_COMPLETE;
+    return restore_error(ctx, &first, KSVC_E_IN_DOUBT,
+                         plan->result.settles == KSVC_SETTLE_COMPLETE
+                             ? "; the values were written all the same, and "
+                               "the next open keeps them"
+                             : "; the next open settles it");
 }
 
 /* Copy the payload into the new-kernel temporary. */
@@ -295,8 +402,13 @@ static int stage_old_kernel(ksvc_context *ctx, ksvc__journal *j)
     ksvc_file_info info;
     int err = ksvc__stat(ctx, KSVC__F_KERNEL, &info);
 
-    if (!err)
+    if (!err) {
         err = stage_rollback(ctx);
+        /* A link that failed may have been made all the same; the name is
+         * ours unless something else already stood there. */
+        if (err && err != KSVC_E_UNSAFE_PATH)
+            ctx->p->remove(ctx->p, KSVC__F_ROLLBACK_NEW);
+    }
     if (err)
         return err;
     j->target.rollback.verified =
@@ -372,7 +484,6 @@ int ksvc__execute(ksvc_context *ctx, const ksvc__snapshot *snap,
     ksvc__journal *j;
     int err;
 
-    (void)snap;
     if (plan->error && !plan->error_after_write)
         return ksvc__fail(ctx, plan->error, "%s", plan->why);
     if (!plan->write_state)
@@ -381,8 +492,15 @@ int ksvc__execute(ksvc_context *ctx, const ksvc__snapshot *snap,
         now_utc(plan->target.auto_time, sizeof plan->target.auto_time);
     if (!plan->stage_payload && !plan->restore_from) {
         err = ksvc__state_store(ctx, &plan->target);
-        plan->result.changed = !err && !plan->stamps_only;
-        if (!err && plan->error)
+        /* Fingerprints only spare a hash: one not written is no failure. */
+        if (err && plan->stamps_only) {
+            ksvc__clear_error(ctx);
+            return KSVC_OK;
+        }
+        if (err)
+            return value_write_outcome(ctx, snap, plan, err);
+        plan->result.changed = !plan->stamps_only;
+        if (plan->error)
             err = ksvc__fail(ctx, plan->error, "%s", plan->why);
         return err;
     }
@@ -394,8 +512,9 @@ int ksvc__execute(ksvc_context *ctx, const ksvc__snapshot *snap,
     j->target = plan->target;
     err = stage_files(ctx, plan, payload, expected_sha, image, j);
     if (!err)
-        err = run_journal(ctx, j);
-    plan->result.changed = !err;
+        err = run_journal(ctx, j, &plan->result.settles);
+    plan->result.changed =
+        !err || plan->result.settles == KSVC_SETTLE_COMPLETE;
     free(j);
     return err;
 }

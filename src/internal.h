@@ -239,6 +239,9 @@ int ksvc__journal_carry_out(ksvc_context *ctx, const ksvc__journal *j);
  * else undo; then clear it.  *completed says the operation took effect. */
 int ksvc__journal_finish(ksvc_context *ctx, const ksvc__journal *j,
                          int *completed);
+/* Would settling this journal complete it (1) or undo it (0)? */
+int ksvc__journal_committed(ksvc_context *ctx, const ksvc__journal *j,
+                            int *committed);
 /* Load a pending journal; *found = 0 when there is none. */
 int ksvc__journal_load(ksvc_context *ctx, ksvc__journal *j, int *found);
 /* Remove leftover temporary files of an operation that never journaled. */

@@ -350,8 +350,12 @@ static int undo(ksvc_context *ctx, const ksvc__journal *j)
     size_t i;
     int err = delete_journal(ctx);
 
-    for (i = 0; !err && i < j->rename_count; i++)
-        err = remove_name(ctx, j->rename_from[i]);
+    for (i = 0; !err && i < j->rename_count; i++) {
+        int present;
+        err = exists(ctx, j->rename_from[i], &present);
+        if (!err && present)
+            err = remove_name(ctx, j->rename_from[i]);
+    }
     return err;
 }
 
@@ -451,22 +455,84 @@ int ksvc__journal_carry_out(ksvc_context *ctx, const ksvc__journal *j)
     return commit(ctx, j);
 }
 
+/* Does the slot file hold what the journal puts there?  Its size, and its
+ * SHA-256 when the journal records one. */
+static int holds_target(ksvc_context *ctx, const ksvc__journal *j,
+                        const char *slot, int *holds)
+{
+    const ksvc__slot_meta *m = !strcmp(slot, KSVC__F_KERNEL)
+                                   ? &j->target.kernel
+                                   : &j->target.rollback;
+    ksvc_file_info info;
+    char actual[65];
+    uint64_t size;
+    int err = ksvc__stat(ctx, slot, &info);
+
+    *holds = 0;
+    if (err || info.kind != KSVC_FILE_REGULAR || !m->recorded ||
+        (m->has_size && info.size != m->size))
+        return err;
+    if (!m->sha256[0]) {
+        *holds = 1;
+        return KSVC_OK;
+    }
+    err = ksvc__hash_slot(ctx, slot, actual, &size);
+    *holds = !err && size == info.size && !strcmp(actual, m->sha256);
+    return err;
+}
+
+/* Was the operation committed?  Decided from what is on disk, never from
+ * what a failed call was meant to do: the first rename's source gone is
+ * not enough (a failed operation may have removed its temporaries after a
+ * journal write that failed yet took effect); every rename must have
+ * either its source still waiting or its slot holding the journaled
+ * file. */
+static int is_committed(ksvc_context *ctx, const ksvc__journal *j,
+                        int *committed)
+{
+    size_t i;
+    int pending, holds, err;
+
+    *committed = 1;
+    for (i = 0; i < j->rename_count; i++) {
+        err = exists(ctx, j->rename_from[i], &pending);
+        if (err)
+            return err;
+        if (i == 0 && pending) {
+            *committed = 0;
+            return KSVC_OK;
+        }
+        if (pending)
+            continue;
+        err = holds_target(ctx, j, j->rename_to[i], &holds);
+        if (err)
+            return err;
+        if (!holds) {
+            *committed = 0;
+            return KSVC_OK;
+        }
+    }
+    return KSVC_OK;
+}
+
 int ksvc__journal_finish(ksvc_context *ctx, const ksvc__journal *j,
                          int *completed)
 {
-    int committed = 1, err;
+    int committed, err;
 
     *completed = 0;
-    if (j->rename_count > 0) {
-        int first_pending;
-        err = exists(ctx, j->rename_from[0], &first_pending);
-        if (err)
-            return err;
-        committed = !first_pending;
-    }
+    err = is_committed(ctx, j, &committed);
+    if (err)
+        return err;
     err = committed ? commit(ctx, j) : undo(ctx, j);
     *completed = committed && !err;
     return err;
+}
+
+int ksvc__journal_committed(ksvc_context *ctx, const ksvc__journal *j,
+                            int *committed)
+{
+    return is_committed(ctx, j, committed);
 }
 
 /* Is the file under a temporary name one this library left behind?  Its

@@ -4,14 +4,16 @@
  * space, access denied, I/O error, busy), once transiently (only call k
  * fails) and once persistently (call k and every later call fail).  Then:
  *
- * - the operation returns the error that was injected, with a detail;
- * - a failure at or before the commit point (the first rename into a slot,
- *   or the registry write of a rollback or revert) leaves the state exactly
- *   as it was before, and it stays so after the next open;
- * - a failure after the commit point leaves a journal that the next open
- *   completes: after reopening, the state is exactly the one after;
- * - an operation that reports success despite the failure (a clean-up
- *   call failing) leaves the state after.
+ * Every call that changes the disk also fails after its effect (the
+ * rename done, then the error), as a real call can.  Then the outcome must
+ * be one the caller can trust:
+ *
+ * - the injected error (with a detail): nothing changed, at once and after
+ *   the next open;
+ * - KSVC_E_IN_DOUBT: after the next open the state is the one
+ *   ksvc_result::settles promised (after when it completes, before when it
+ *   undoes, either when it cannot tell);
+ * - success: the state after.
  *
  * The test prints how many failure points fell on each side.
  */
@@ -40,7 +42,7 @@
     } while (0)
 
 static unsigned failure_points;
-static unsigned side_before, side_after, succeeded_anyway;
+static unsigned side_before, side_after, succeeded_anyway, in_doubt_either;
 
 typedef struct reference {
     char *before;
@@ -87,24 +89,55 @@ static void expect_state(const scenario *s, const char *when,
                    when, label, expected, found);
 }
 
+/* What the caller was told, and the state it promises after the next
+ * open: success, the state after; a plain failure, nothing changed (the
+ * state before); KSVC_E_IN_DOUBT, what ksvc_result::settles says (either,
+ * when it cannot say). */
+static const char *promised_state(const reference *r, int rc,
+                                  ksvc_settle settles, const char **label)
+{
+    if (rc == KSVC_OK) {
+        *label = "after (the operation succeeded)";
+        succeeded_anyway++;
+        return r->after;
+    }
+    if (rc == KSVC_E_IN_DOUBT && settles == KSVC_SETTLE_COMPLETE) {
+        *label = "after (in doubt, completed by the next open)";
+        side_after++;
+        return r->after;
+    }
+    if (rc == KSVC_E_IN_DOUBT && settles == KSVC_SETTLE_NONE) {
+        *label = "before or after (in doubt, settled by the next open)";
+        in_doubt_either++;
+        return NULL;
+    }
+    *label = rc == KSVC_E_IN_DOUBT
+                 ? "before (in doubt, undone by the next open)"
+                 : "before (the operation failed)";
+    side_before++;
+    return r->before;
+}
+
 static void fail_at(const scenario *s, const reference *r, unsigned k,
-                    fault_class c, int persistent)
+                    fault_class c, int persistent, fault_kind kind)
 {
     scn_world *w = scn_world_new(s);
     scn_servicer sv;
+    ksvc_result result = KSVC_RESULT_INIT;
     int error = fault_class_error(c, r->ops[k - 1]);
-    int rc, committed = r->commit && k > r->commit;
+    int rc;
     const char *why, *expected, *label;
     char detail[1100];
     char *now;
 
     scn_servicer_open(w, &sv, s->no_hard_links);
-    fault_plan(sv.fault, FAULT_ERROR, k, error, persistent);
+    fault_plan(sv.fault, kind, k, error, persistent);
     rc = s->op(w, sv.ctx);
+    ksvc_last_result(sv.ctx, &result);
     snprintf(detail, sizeof detail, "%s", ksvc_error_detail(sv.ctx));
     if (!fault_fired(sv.fault))
         SWEEP_FAIL("%s: call %u never came", s->name, k);
-    if (rc != KSVC_OK && rc != error)
+    if (rc != KSVC_OK && rc != error && rc != KSVC_E_IN_DOUBT)
         SWEEP_FAIL("%s: %s %s error (%s) at call %u (%s): the operation "
                    "returned %s (%s)",
                    s->name, persistent ? "persistent" : "transient",
@@ -112,33 +145,25 @@ static void fail_at(const scenario *s, const reference *r, unsigned k,
                    fault_op_name(r->ops[k - 1]), ksvc_error_name(rc), detail);
     if (rc != KSVC_OK && detail[0] == '\0')
         SWEEP_FAIL("%s: error at call %u without a detail", s->name, k);
-    if (rc == KSVC_OK) {
-        expected = r->after;
-        label = "after (the operation succeeded)";
-        succeeded_anyway++;
-    } else if (committed) {
-        expected = r->after;
-        label = "after (failed after the commit point)";
-        side_after++;
-    } else {
-        expected = r->before;
-        label = "before (failed before the commit point)";
-        side_before++;
-    }
-    /* Without a persistent failure the operation cleans up at once. */
-    if (!persistent && (rc != KSVC_OK || !committed)) {
+    expected = promised_state(r, rc, result.settles, &label);
+    /* A plain failure has changed nothing, at once, unless every later
+     * call fails too (its temporaries then wait for the next open). */
+    if (!persistent && rc != KSVC_OK && rc != KSVC_E_IN_DOUBT) {
         now = scn_snapshot(w);
-        if (rc != KSVC_OK && !committed)
-            expect_state(s, "at once", now, expected, label, k, c,
-                         persistent, r);
+        expect_state(s, "at once", now, expected, label, k, c, persistent,
+                     r);
         free(now);
     }
     scn_servicer_close(&sv);
     why = scn_check_invariants(w); /* the next open: recovery */
     now = scn_snapshot(w);
-    expect_state(s, "after the next open", now, expected, label, k, c,
-                 persistent, r);
-    if (why && expected == r->after)
+    if (expected)
+        expect_state(s, "after the next open", now, expected, label, k, c,
+                     persistent, r);
+    else if (strcmp(now, r->before) != 0 && strcmp(now, r->after) != 0)
+        expect_state(s, "after the next open", now, r->after, label, k, c,
+                     persistent, r);
+    if (why && strcmp(now, r->after) == 0)
         SWEEP_FAIL("%s: error at call %u: invariant violated: %s", s->name,
                    k, why);
     free(now);
@@ -156,10 +181,17 @@ static void sweep(const scenario *s)
     run_reference(s, &r);
     for (k = 1; k <= r.calls; k++)
         for (c = 0; c < FAULT_CLASS_COUNT; c++)
-            for (persistent = 0; persistent <= 1; persistent++)
-                fail_at(s, &r, k, (fault_class)c, persistent);
-    print_message("error sweep: %-62s %3u calls x 4 classes x 2: %4u before "
-                  "the commit point, %3u after it, %3u succeeded anyway\n",
+            for (persistent = 0; persistent <= 1; persistent++) {
+                fail_at(s, &r, k, (fault_class)c, persistent, FAULT_ERROR);
+                /* The same call failing after its effect: an I/O error
+                 * is enough, the class does not change what was done. */
+                if (c == FAULT_CLASS_IO)
+                    fail_at(s, &r, k, (fault_class)c, persistent,
+                            FAULT_ERROR_AFTER);
+            }
+    print_message("error sweep: %-62s %3u calls x (4 + after) x 2: %4u "
+                  "state before, %3u in doubt and completed, %3u "
+                  "succeeded\n",
                   s->name, r.calls, side_before - before0,
                   side_after - after0, succeeded_anyway - ok0);
     free(r.ops);
@@ -175,12 +207,12 @@ static void sweep_all(void **state)
     for (i = 0; i < scn_count; i++)
         sweep(&scn_all[i]);
     print_message("error sweep: %u failure points over %lu scenarios: %u "
-                  "failed before the commit point (state before), %u after "
-                  "it (completed on the next open), %u succeeded despite "
-                  "the failure (state after)\n",
+                  "changed nothing (state before), %u in doubt and "
+                  "completed by the next open, %u in doubt either way, %u "
+                  "succeeded despite the failure (state after)\n",
                   failure_points, (unsigned long)scn_count, side_before,
-                  side_after, succeeded_anyway);
-    assert_true(side_before > 0 && side_after > 0);
+                  side_after, in_doubt_either, succeeded_anyway);
+    assert_true(side_before > 0 && succeeded_anyway > 0);
 }
 
 /* The sweeps make thousands of machines and simulate crashes themselves,

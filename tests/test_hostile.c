@@ -616,6 +616,84 @@ static void payload_empty_folder_fifo_not_a_kernel(void **state)
     free(empty);
 }
 
+/* A journal whose files are gone: a command wrote it (the write reported a
+ * failure yet took effect), then removed its temporaries.  The first
+ * rename's source is missing, but the slot does not hold the journaled
+ * file: the next open undoes the journal from what is on disk instead of
+ * recording a kernel that never arrived (issue 14, the fsync EIO of the
+ * journal). */
+static void journal_without_its_files_is_undone(void **state)
+{
+    fixture *f = *state;
+    fault_platform *fp = fault_wrap(f->p);
+    ksvc_context *ctx = NULL;
+    char *before, *after, img_c[4200];
+    unsigned k, calls;
+
+    snprintf(img_c, sizeof img_c, "%s/c.img", test_machine_scratch(f->m));
+    assert_int_equal(kimage_write(img_c, KSVC_ARCH_X64, "5.15.200.1", 3,
+                                  8000),
+                     0);
+
+    assert_int_equal(install(f, f->img_a, A), KSVC_OK);
+    assert_int_equal(install(f, f->img_b, B), KSVC_OK);
+    before = test_machine_snapshot(f->m);
+    assert_int_equal(ksvc_open(&ctx, fault_table(fp), NULL), KSVC_OK);
+    fault_reset(fp);
+    assert_int_equal(ksvc_install_check(ctx, img_c, "5.15.200.1", NULL), KSVC_OK);
+    fault_reset(fp);
+    assert_int_equal(ksvc_install(ctx, img_c, "5.15.200.1", NULL), KSVC_OK);
+    calls = fault_calls(fp);
+    for (k = 1; k <= calls; k++)
+        if (fault_op_of_call(fp, k) == FOP_RENAME)
+            break;
+    assert_true(k <= calls);
+    ksvc_close(ctx);
+    fault_free(fp);
+    /* Back to A, B; then the install of C dies at its first rename. */
+    teardown(state);
+    assert_int_equal(setup(state), 0);
+    f = *state;
+    fp = fault_wrap(f->p);
+    snprintf(img_c, sizeof img_c, "%s/c.img", test_machine_scratch(f->m));
+    assert_int_equal(kimage_write(img_c, KSVC_ARCH_X64, "5.15.200.1", 3,
+                                  8000),
+                     0);
+    assert_int_equal(install(f, f->img_a, A), KSVC_OK);
+    assert_int_equal(install(f, f->img_b, B), KSVC_OK);
+    free(before);
+    before = test_machine_snapshot(f->m);
+    assert_int_equal(ksvc_open(&ctx, fault_table(fp), NULL), KSVC_OK);
+    fault_reset(fp);
+    fault_plan(fp, FAULT_CRASH, k, 0, 1);
+    assert_int_not_equal(ksvc_install(ctx, img_c, "5.15.200.1", NULL), KSVC_OK);
+    ksvc_close(ctx);
+    fault_free(fp);
+    f->p->unlock(f->p); /* the process died: its lock went with it */
+    /* What the failed command did next: its temporaries removed. */
+    test_machine_remove_file_by_hand(f->m, "kernel.kservice-new");
+    test_machine_remove_file_by_hand(f->m, "kernel.rollback.kservice-new");
+    {
+        /* The next process: its own platform table (the crashed one
+         * still holds its lock). */
+        ksvc_platform *next = test_machine_platform_open(f->m);
+        ksvc_open_options o = KSVC_OPEN_OPTIONS_INIT;
+        char detail[512] = "";
+        int rc;
+        o.error_detail = detail;
+        o.error_detail_size = sizeof detail;
+        rc = ksvc_open(&ctx, next, &o);
+        if (rc != KSVC_OK)
+            fail_msg("open: %s: %s", ksvc_error_name(rc), detail);
+        ksvc_close(ctx);
+        test_machine_platform_close(next);
+    }
+    after = test_machine_snapshot(f->m);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
 static void payload_unreadable(void **state)
 {
     fixture *f = *state;
@@ -983,6 +1061,7 @@ int main(void)
         cmocka_unit_test(hard_link_as_temporary),
         T(tools_folder_is_a_link),
         T(payload_empty_folder_fifo_not_a_kernel),
+        T(journal_without_its_files_is_undone),
         T(payload_unreadable),
         T(malformed_versions),
         T(registry_version_malformed),

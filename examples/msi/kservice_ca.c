@@ -233,6 +233,12 @@ static UINT check_version_early(MSIHANDLE install, ksvc_context *ctx,
     ksvc_result result = KSVC_RESULT_INIT;
     int err = ksvc_install_check(ctx, NULL, version, NULL);
 
+    /* The carried version is in use and intact (a repair, another package
+     * of it): the deferred action will have nothing to do. */
+    if (err == KSVC_E_ALREADY_INSTALLED) {
+        say(install, "kservice: version %s is in use and intact", version);
+        return ERROR_SUCCESS;
+    }
     if (err)
         return refuse_library(install, ctx, err);
     ksvc_last_result(ctx, &result);

@@ -79,7 +79,10 @@ extern "C" {
     F(X, VERSION_MISMATCH, -32, BAD_INPUT,                                    \
        "the version given differs from the one inside the kernel image")    \
     F(X, READ_ONLY, -33, USAGE,                                               \
-       "the context was opened read-only")
+       "the context was opened read-only")                                   \
+    F(X, IN_DOUBT, -34, IN_DOUBT,                                             \
+       "the operation was interrupted; the next open completes or undoes it") \
+    F(X, LIMIT, -35, SYSTEM, "a limit of this library was reached")
 
 /**
  * The error list with classes: XX(NAME, value, CLASS, message), CLASS being
@@ -109,7 +112,7 @@ typedef enum ksvc_error {
     KSVC_E_##name = value,
     KSVC_ERROR_LIST_(KSVC_ERROR_ENUM_, ~)
 #undef KSVC_ERROR_ENUM_
-    KSVC_E_LAST_ = -34 /**< one below the lowest code; not an error */
+    KSVC_E_LAST_ = -36 /**< one below the lowest code; not an error */
 } ksvc_error;
 
 /**
@@ -126,8 +129,12 @@ typedef enum ksvc_error_class {
     KSVC_ERROR_CLASS_PRECHECK = 6,       /**< the machine cannot take WSL 2 */
     KSVC_ERROR_CLASS_BUSY = 7,           /**< another servicer holds the lock */
     KSVC_ERROR_CLASS_DAMAGED = 8,        /**< a kernel file is damaged */
-    KSVC_ERROR_CLASS_BAD_INPUT = 9       /**< a payload, argument or registry
+    KSVC_ERROR_CLASS_BAD_INPUT = 9,      /**< a payload, argument or registry
                                               value is not usable */
+    KSVC_ERROR_CLASS_IN_DOUBT = 10       /**< a change was cut short after it
+                                              may have taken effect: the
+                                              next open settles it, as
+                                              ksvc_result::settles says */
 } ksvc_error_class;
 
 /**

@@ -535,6 +535,17 @@ typedef enum ksvc_operation {
  * now recorded; its bytes did not move. */
 #define KSVC_MOVED_ADOPTED 0x8u
 
+/** How the next open settles an operation that returned
+ * #KSVC_E_IN_DOUBT. */
+typedef enum ksvc_settle {
+    KSVC_SETTLE_NONE = 0,     /**< nothing to settle, or the next open's
+                                   status tells */
+    KSVC_SETTLE_COMPLETE = 1, /**< the change took effect; the next open
+                                   completes it (treat it as done) */
+    KSVC_SETTLE_UNDO = 2      /**< the change did not take effect; the next
+                                   open undoes what is left of it */
+} ksvc_settle;
+
 /** What the last changing call on a context decided and did. */
 typedef struct ksvc_result {
     unsigned version;          /**< #KSVC_RESULT_VERSION */
@@ -554,6 +565,8 @@ typedef struct ksvc_result {
                                                operation ran it */
     char summary[256];         /**< one sentence saying what was done (or
                                     would be, or why not) */
+    /** After #KSVC_E_IN_DOUBT: what the next open does with it. */
+    ksvc_settle settles;
 } ksvc_result;
 
 /** Current version of ::ksvc_result. */
@@ -561,7 +574,8 @@ typedef struct ksvc_result {
 /** Initialiser for ::ksvc_result. */
 #define KSVC_RESULT_INIT                                                     \
     { KSVC_RESULT_VERSION, KSVC_OPERATION_NONE, 0, 0, 0u, 0, 0, { 0 },        \
-      { 0 }, { 0 }, { 0 }, { 0 }, { 0 }, KSVC_PRECHECK_OK, { 0 } }
+      { 0 }, { 0 }, { 0 }, { 0 }, { 0 }, KSVC_PRECHECK_OK, { 0 },             \
+      KSVC_SETTLE_NONE }
 
 /**
  * What the last changing call on @p ctx (install, install check, rollback,

@@ -27,6 +27,7 @@ struct fault_platform {
     int fired;
     int crashed;       /* every call fails from now on */
     int failing_error; /* persistent error: every call fails with it */
+    int after_error;   /* FAULT_ERROR_AFTER: the call runs, then fails */
 
     /* the count and what each call was */
     unsigned calls;
@@ -203,6 +204,14 @@ typedef enum verdict {
     TEAR    /* do part of the work, then fail */
 } verdict;
 
+/* The calls that can fail after their effect: the ones that change the
+ * disk. */
+static int changes_disk(fault_op op)
+{
+    return op == FOP_FILE_WRITE || op == FOP_FILE_SYNC || op == FOP_RENAME ||
+           op == FOP_REMOVE || op == FOP_HARD_LINK || op == FOP_REG_WRITE;
+}
+
 /* Number the call, then decide its fate. */
 static verdict begin_call(fault_platform *f, fault_op op, const char *name,
                           int *error)
@@ -236,6 +245,19 @@ static verdict begin_call(fault_platform *f, fault_op op, const char *name,
         if (f->persistent)
             f->crashed = 1;
         return TEAR;
+    case FAULT_ERROR_AFTER:
+        if (changes_disk(op)) {
+            /* The backend does the work; passed() reports the failure. */
+            f->after_error = f->error;
+            if (f->persistent)
+                f->failing_error = f->error;
+            return PASS;
+        }
+        /* A call that changes nothing simply fails. */
+        *error = f->error;
+        if (f->persistent)
+            f->failing_error = f->error;
+        return FAIL;
     case FAULT_ERROR:
     default:
         *error = f->error;
@@ -269,6 +291,19 @@ static int injected(fault_platform *f, fault_op op, int error)
 /* The backend's own answer: remember whose failure it was. */
 static int passed(fault_platform *f, int rc)
 {
+    if (f->after_error) {
+        int error = f->after_error;
+        f->after_error = 0;
+        if (rc == KSVC_OK) {
+            if (f->observer)
+                f->observer(f->observer_arg, f->calls,
+                            (fault_op)f->ops[f->calls - 1], NULL, 1, error);
+            f->last_injected = 1;
+            f->last_call = f->calls;
+            f->last_op = (fault_op)f->ops[f->calls - 1];
+            return error;
+        }
+    }
     if (rc != KSVC_OK)
         f->last_injected = 0;
     if (f->observer)
@@ -727,6 +762,7 @@ void fault_reset(fault_platform *f)
     f->fired = 0;
     f->crashed = 0;
     f->failing_error = 0;
+    f->after_error = 0;
     f->calls = 0;
     f->last_injected = 0;
     free_events(f);

@@ -14,6 +14,11 @@
  *                other call simply fails.  Persistent: then a crash;
  *   FAULT_ERROR  call k fails with the planned error without reaching the
  *                backend; persistent: every later call fails the same way.
+ *   FAULT_ERROR_AFTER  a call k that changes the disk (write, sync, rename,
+ *                remove, hard link, registry write) reaches the backend and
+ *                takes effect, then fails with the planned error, as a real
+ *                call can (the rename done, then the folder sync failed);
+ *                any other call k fails as FAULT_ERROR.
  *
  * It also keeps a log of the calls that change the disk (create, write,
  * sync, rename, remove, hard link, registry write) and follows which names
@@ -32,7 +37,8 @@ typedef enum fault_kind {
     FAULT_NONE = 0,
     FAULT_CRASH,
     FAULT_TORN,
-    FAULT_ERROR
+    FAULT_ERROR,
+    FAULT_ERROR_AFTER
 } fault_kind;
 
 /* The error classes of the error sweep. */

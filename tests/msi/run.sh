@@ -456,7 +456,7 @@ if w wine "$KSERVICE" boot-path >/dev/null 2>&1; then
 fi
 pass "boot-path fails with the kernel deleted"
 msiexec 0 C-again /i "$(winpath "$work/C.msi")" /qn
-expect_log C-again "installing it again"
+expect_log C-again "installs $C as kernel; kernel.rollback ($A) stays"
 expect_slot kernel C
 expect_slot kernel.rollback A
 expect_value KernelVersion "$C"
@@ -473,7 +473,7 @@ expect_unchanged "$work/before.snap" "the same version again"
 # product code), so the properties /fa stands for are given to /i.
 rm -f "$TOOLS/kernel"
 msiexec 0 repair /i "$(winpath "$work/C2.msi")" /qn REINSTALL=ALL REINSTALLMODE=amus
-expect_log repair "installing it again"
+expect_log repair "installs $C as kernel; kernel.rollback ($A) stays"
 expect_slot kernel C
 expect_slot kernel.rollback A
 expect_unchanged "$work/before.snap" "the repair of the deleted kernel" \
