@@ -135,8 +135,10 @@ static int mark_bad(ksvc__plan *plan, const char *version)
     if (!version[0] || ksvc__bad_contains(t, version))
         return 0;
     if (t->bad_count == KSVC__BAD_MAX) {
-        refuse(plan, KSVC_E_TOO_LONG,
-               "the list of bad versions is full (%d entries)", KSVC__BAD_MAX);
+        refuse(plan, KSVC_E_LIMIT,
+               "the list of bad versions holds %d entries, the most this "
+               "library records; nothing was changed",
+               KSVC__BAD_MAX);
         return 1;
     }
     strcpy(t->bad[t->bad_count++], version);

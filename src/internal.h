@@ -60,8 +60,10 @@
 #define KSVC__F_KERNEL_NEW "kernel.kservice-new"
 #define KSVC__F_ROLLBACK_NEW "kernel.rollback.kservice-new"
 
-/* Most versions the bad set holds. */
-#define KSVC__BAD_MAX 64
+/* Most versions the bad set holds: a rollback a month for more than
+ * eighty years.  A bound at all, so that the values stay of a size any
+ * registry takes. */
+#define KSVC__BAD_MAX 1024
 /* Most problems one status reports. */
 #define KSVC__PROBLEM_MAX 16
 #define KSVC__PROBLEM_LEN 256
@@ -209,7 +211,6 @@ typedef struct ksvc__state_changes {
 void ksvc__state_changes_build(const ksvc__state *st, ksvc__state_changes *c);
 int ksvc__state_store(ksvc_context *ctx, const ksvc__state *st);
 int ksvc__bad_contains(const ksvc__state *st, const char *version);
-int ksvc__bad_add(ksvc_context *ctx, ksvc__state *st, const char *version);
 void ksvc__bad_remove(ksvc__state *st, const char *version);
 /* RollbackKernel absent while the primary is marked bad means an
  * administrator deleted the flag by hand: forget that the primary was bad.

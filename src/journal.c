@@ -15,7 +15,9 @@
 
 #include "internal.h"
 
-#define JOURNAL_ROOM 8192
+/* Room for the whole target state: the bad set with its field names, and
+ * the rest. */
+#define JOURNAL_ROOM (KSVC__BAD_MAX * (KSVC_KVER_MAX + 6) + 8192)
 
 /* The only renames a journal may ask for: a damaged or planted journal
  * can never move anything else. */

@@ -550,18 +550,6 @@ int ksvc__bad_contains(const ksvc__state *st, const char *version)
     return 0;
 }
 
-int ksvc__bad_add(ksvc_context *ctx, ksvc__state *st, const char *version)
-{
-    if (ksvc__bad_contains(st, version))
-        return KSVC_OK;
-    if (st->bad_count == KSVC__BAD_MAX)
-        return ksvc__fail(ctx, KSVC_E_TOO_LONG,
-                          "the list of bad versions is full (%d entries)",
-                          KSVC__BAD_MAX);
-    strcpy(st->bad[st->bad_count++], version);
-    return KSVC_OK;
-}
-
 void ksvc__bad_remove(ksvc__state *st, const char *version)
 {
     size_t i = 0;

@@ -971,6 +971,49 @@ static void unreadable_bad_list_refuses_changes(void **state)
     free(after);
 }
 
+/* A list of bad versions written by hand with @p count entries
+ * 1.0.0.1, 1.0.0.2, ... (older than every payload here). */
+static void write_bad_list(fixture *f, unsigned count)
+{
+    size_t room = (size_t)count * 16 + 1, used = 0;
+    char *list = malloc(room);
+    ksvc_reg_change change = {"KServiceBadVersions", 0, KSVC_REG_MULTI_SZ,
+                              NULL, 0};
+    unsigned i;
+
+    assert_non_null(list);
+    for (i = 1; i <= count; i++)
+        used += (size_t)snprintf(list + used, room - used, "1.0.%u.%u",
+                                 i / 1000, i % 1000) + 1;
+    list[used++] = '\0';
+    change.data = list;
+    change.size = used;
+    assert_int_equal(f->p->reg_write(f->p, LXSS, &change, 1), KSVC_OK);
+    free(list);
+}
+
+/* The record of bad versions never blocks a rollback in a lifetime of
+ * monthly updates (1.0 refused the 65th), and its bound, when reached, is
+ * a limit of the library, not bad input, and changes nothing. */
+static void bad_list_has_room_for_decades(void **state)
+{
+    fixture *f = *state;
+    ksvc_status s;
+
+    assert_int_equal(install(f, f->pay_a, A, 0), KSVC_OK);
+    assert_int_equal(install(f, f->pay_b, B, 0), KSVC_OK);
+    write_bad_list(f, 64);
+    assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
+    s = get_status(f, 0);
+    assert_int_equal(s.bad_count, 65);
+    assert_string_equal(s.bad_versions[64], B);
+    assert_int_equal(ksvc_revert_rollback(f->ctx), KSVC_OK);
+    write_bad_list(f, 1024);
+    ASSERT_REFUSED(f, KSVC_E_LIMIT, ksvc_rollback(f->ctx));
+    assert_int_not_equal(ksvc_error_class_of(KSVC_E_LIMIT),
+                         KSVC_ERROR_CLASS_BAD_INPUT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1030,6 +1073,8 @@ int main(void)
             damaged_registry_value_leaves_an_unknown_kernel, setup, teardown),
         cmocka_unit_test_setup_teardown(
             unreadable_bad_list_refuses_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_list_has_room_for_decades,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
