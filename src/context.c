@@ -68,10 +68,13 @@ int ksvc__require_elevated(ksvc_context *ctx)
     return err;
 }
 
-/* What an administrator's open records of the world: a rollback made by
- * another tool, a manual revert, foreign kernels of good versions.  When it
- * writes, the snapshot is taken again so it shows what is now recorded. */
-static int reconcile(ksvc_context *ctx, ksvc__snapshot *snap, int verify)
+/* What an administrator records of the world: a rollback made by another
+ * tool, a manual revert, foreign kernels of good versions.  Its open
+ * writes it (when that fails, the snapshot already means the same, and the
+ * next open tries again); a changing call folds it into its own plan, so a
+ * refusal records nothing; a call that only reads records nothing. */
+static int reconcile(ksvc_context *ctx, ksvc__snapshot *snap, int opening,
+                     int verify)
 {
     ksvc__plan *plan = malloc(sizeof *plan);
     int err = KSVC_OK;
@@ -79,10 +82,14 @@ static int reconcile(ksvc_context *ctx, ksvc__snapshot *snap, int verify)
     if (!plan)
         return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "recording the machine");
     ksvc__decide_reconcile(snap, plan);
-    if (plan->write_state) {
-        err = ksvc__state_store(ctx, &plan->target);
-        if (!err)
-            err = ksvc__snapshot_load(ctx, snap, verify);
+    if (plan->write_state && opening) {
+        err = ksvc__state_store(ctx, &snap->loaded, &plan->target);
+        if (err)
+            ksvc__clear_error(ctx);
+        err = ksvc__snapshot_load(ctx, snap, verify);
+    } else if (plan->write_state) {
+        snap->st = plan->target;
+        snap->folded_moved = plan->result.moved;
     }
     free(plan);
     return err;
@@ -109,8 +116,8 @@ static int recover_and_load(ksvc_context *ctx, ksvc__snapshot *snap,
     }
     if (!err)
         err = ksvc__snapshot_load(ctx, snap, verify);
-    if (!err && elevated)
-        err = reconcile(ctx, snap, verify);
+    if (!err && elevated && (mutating || ctx->opening))
+        err = reconcile(ctx, snap, ctx->opening, verify);
     return err;
 }
 
@@ -181,7 +188,9 @@ static int open_checked(ksvc_context *ctx)
 
     if (!snap)
         return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "opening the machine");
+    ctx->opening = 1;
     err = ksvc__frame_begin(ctx, snap, 0, 0);
+    ctx->opening = 0;
     if (!err)
         ksvc__frame_end(ctx);
     free(snap);
@@ -440,26 +449,28 @@ int ksvc_status_get(ksvc_context *ctx, ksvc_status *status)
 /* The frame, a boot decision, its plan carried out, the result kept.
  * @p decide fills plan and *boot; *boot stays NULL when refused. */
 static int run_boot(ksvc_context *ctx, int mutating,
-                    void (*decide)(ksvc_context *, const ksvc__snapshot *,
-                                   ksvc__plan *, const ksvc__slot_view **),
+                    int (*decide)(ksvc_context *, const ksvc__snapshot *,
+                                  ksvc__plan *, const ksvc__slot_view **),
                     char *buf, size_t size)
 {
     const ksvc__slot_view *boot = NULL;
     ksvc__snapshot *snap = malloc(sizeof *snap);
-    ksvc__plan *plan = malloc(sizeof *plan);
+    ksvc__plan *plan = calloc(1, sizeof *plan);
     int err = snap && plan ? ksvc__frame_begin(ctx, snap, mutating, 0)
                            : ksvc__fail(ctx, KSVC_E_NO_MEMORY,
                                         "choosing the kernel");
 
     if (!err) {
-        decide(ctx, snap, plan, &boot);
-        err = ksvc__execute(ctx, snap, plan, NULL, NULL, NULL);
-        if (!err && buf) {
+        err = decide(ctx, snap, plan, &boot);
+        /* The path first: a failure to make it must change nothing. */
+        if (!err && buf && boot) {
             err = ctx->p->full_path(ctx->p, boot->name, buf, size);
             if (err)
                 err = ksvc__platform_fail(ctx, err, boot->name);
         }
-        if (plan->operation != KSVC_OPERATION_NONE)
+        if (!err)
+            err = ksvc__execute(ctx, snap, plan, NULL, NULL, NULL);
+        if (plan->operation != KSVC_OPERATION_NONE && err != KSVC_E_NO_MEMORY)
             ksvc__set_result(ctx, plan, err);
         ksvc__frame_end(ctx);
     }
@@ -468,40 +479,44 @@ static int run_boot(ksvc_context *ctx, int mutating,
     return err;
 }
 
-static void decide_path(ksvc_context *ctx, const ksvc__snapshot *snap,
-                        ksvc__plan *plan, const ksvc__slot_view **boot)
+static int decide_path(ksvc_context *ctx, const ksvc__snapshot *snap,
+                       ksvc__plan *plan, const ksvc__slot_view **boot)
 {
     (void)ctx;
     ksvc__decide_boot(snap, plan, boot);
+    return KSVC_OK;
 }
 
 /* Counting a try writes: only an administrator on a context that may
  * write can. */
-static void decide_begin(ksvc_context *ctx, const ksvc__snapshot *snap,
-                         ksvc__plan *plan, const ksvc__slot_view **boot)
+static int decide_begin(ksvc_context *ctx, const ksvc__snapshot *snap,
+                        ksvc__plan *plan, const ksvc__slot_view **boot)
 {
-    int elevated = 0;
+    int elevated = 0, err = KSVC_OK;
 
-    if (!(ctx->open_flags & KSVC_OPEN_READ_ONLY) &&
-        ctx->p->elevated(ctx->p, &elevated) != KSVC_OK)
-        elevated = 0;
-    ksvc__decide_boot_begin(snap, elevated, plan, boot);
+    if (!(ctx->open_flags & KSVC_OPEN_READ_ONLY))
+        err = is_elevated(ctx, &elevated);
+    if (!err)
+        ksvc__decide_boot_begin(snap, elevated, plan, boot);
+    return err;
 }
 
-static void decide_confirm(ksvc_context *ctx, const ksvc__snapshot *snap,
-                           ksvc__plan *plan, const ksvc__slot_view **boot)
-{
-    (void)ctx;
-    (void)boot;
-    ksvc__decide_boot_confirm(snap, plan, KSVC_OPERATION_BOOT_CONFIRM);
-}
-
-static void decide_record(ksvc_context *ctx, const ksvc__snapshot *snap,
+static int decide_confirm(ksvc_context *ctx, const ksvc__snapshot *snap,
                           ksvc__plan *plan, const ksvc__slot_view **boot)
 {
     (void)ctx;
     (void)boot;
+    ksvc__decide_boot_confirm(snap, plan, KSVC_OPERATION_BOOT_CONFIRM);
+    return KSVC_OK;
+}
+
+static int decide_record(ksvc_context *ctx, const ksvc__snapshot *snap,
+                         ksvc__plan *plan, const ksvc__slot_view **boot)
+{
+    (void)ctx;
+    (void)boot;
     ksvc__decide_boot_confirm(snap, plan, KSVC_OPERATION_RECORD_BOOT);
+    return KSVC_OK;
 }
 
 static int path_args_valid(ksvc_context *ctx, char *buf, size_t size)

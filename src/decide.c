@@ -160,6 +160,16 @@ static void start_trial(ksvc__state *t, const char *version, unsigned tries)
         t->trial_version[0] = '\0';
 }
 
+/* `kernel` now holds @p holds: a trial of another version is over (a
+ * repair or another installer replaced the kernel it was about). */
+static void drop_stale_trial(ksvc__state *t, const char *holds)
+{
+    if (t->trial_version[0] && !ksvc__kver_equal(t->trial_version, holds)) {
+        t->trial_version[0] = '\0';
+        t->trial_used = 0;
+    }
+}
+
 static unsigned tries_again(const ksvc__state *st)
 {
     return st->has_trial_tries ? st->trial_tries : KSVC__TRIES_DEFAULT;
@@ -400,6 +410,8 @@ void ksvc__decide_repair(const ksvc__snapshot *snap, ksvc__plan *plan)
     }
     if (ksvc__slot_bootable(snap, e)) {
         *target_meta(plan, e) = record_of(e);
+        if (e == &snap->kernel)
+            drop_stale_trial(&plan->target, e->holds);
         plan->result.moved |= KSVC_MOVED_ADOPTED;
         plan->write_state = 1;
         summarize(plan, "adopted %s: a kernel image of version %s that the "
@@ -422,6 +434,8 @@ void ksvc__decide_repair(const ksvc__snapshot *snap, ksvc__plan *plan)
     plan->restore_from = other;
     plan->restore_to = e;
     *target_meta(plan, e) = record_of(other);
+    if (e == &snap->kernel)
+        drop_stale_trial(&plan->target, other->holds);
     if (other->cls == KSVC_SLOT_CLASS_FOREIGN)
         *target_meta(plan, other) = record_of(other);
     strcpy(result_after(plan, e), other->holds);
@@ -459,7 +473,7 @@ void ksvc__decide_reconcile(const ksvc__snapshot *snap, ksvc__plan *plan)
      * replaced it) has nothing left to prove. */
     if (plan->target.trial_version[0] && snap->kernel.holds[0] &&
         !ksvc__kver_equal(plan->target.trial_version, snap->kernel.holds)) {
-        plan->target.trial_version[0] = '\0';
+        drop_stale_trial(&plan->target, snap->kernel.holds);
         plan->write_state = 1;
     }
     if (snap->st.rolled_back &&

@@ -233,19 +233,22 @@ static int same_state(const ksvc__state *a, const ksvc__state *b)
 static int value_write_outcome(ksvc_context *ctx, const ksvc__snapshot *snap,
                                ksvc__plan *plan, int err)
 {
-    ksvc__state *now = malloc(sizeof *now);
+    ksvc__state *now = malloc(2 * sizeof *now);
     saved_error first;
     int load_err;
 
     save_error(ctx, &first);
     load_err = now ? ksvc__state_load(ctx, now) : KSVC_E_NO_MEMORY;
-    if (!load_err)
-        ksvc__apply_manual_revert(now);
-    if (!load_err && same_state(now, &snap->st)) {
+    if (!load_err) {
+        now[1] = snap->loaded;
+        ksvc__apply_manual_revert(&now[0]);
+        ksvc__apply_manual_revert(&now[1]);
+    }
+    if (!load_err && same_state(&now[0], &now[1])) {
         free(now);
         return restore_error(ctx, &first, err, "");
     }
-    plan->result.settles = !load_err && same_state(now, &plan->target)
+    plan->result.settles = !load_err && same_state(&now[0], &plan->target)
                                ? KSVC_SETTLE_COMPLETE
                                : KSVC_SETTLE_NONE;
     free(now);
@@ -491,7 +494,7 @@ int ksvc__execute(ksvc_context *ctx, const ksvc__snapshot *snap,
     if (plan->stamp_auto_time)
         now_utc(plan->target.auto_time, sizeof plan->target.auto_time);
     if (!plan->stage_payload && !plan->restore_from) {
-        err = ksvc__state_store(ctx, &plan->target);
+        err = ksvc__state_store(ctx, &snap->loaded, &plan->target);
         /* Fingerprints only spare a hash: one not written is no failure. */
         if (err && plan->stamps_only) {
             ksvc__clear_error(ctx);
@@ -500,6 +503,8 @@ int ksvc__execute(ksvc_context *ctx, const ksvc__snapshot *snap,
         if (err)
             return value_write_outcome(ctx, snap, plan, err);
         plan->result.changed = !plan->stamps_only;
+        if (plan->result.changed)
+            plan->result.moved |= snap->folded_moved;
         if (plan->error)
             err = ksvc__fail(ctx, plan->error, "%s", plan->why);
         return err;
@@ -515,6 +520,8 @@ int ksvc__execute(ksvc_context *ctx, const ksvc__snapshot *snap,
         err = run_journal(ctx, j, &plan->result.settles);
     plan->result.changed =
         !err || plan->result.settles == KSVC_SETTLE_COMPLETE;
+    if (plan->result.changed)
+        plan->result.moved |= snap->folded_moved;
     free(j);
     return err;
 }

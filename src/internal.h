@@ -132,6 +132,7 @@ struct ksvc_context {
     const ksvc_platform *p;
     unsigned lock_timeout_ms;
     unsigned open_flags;   /* KSVC_OPEN_READ_ONLY */
+    int opening;           /* inside ksvc_open(): it records the world */
     int locked;
     ksvc_result last_result; /* what the last changing call did */
     long os_error;
@@ -209,7 +210,10 @@ typedef struct ksvc__state_changes {
     uint32_t trial_tries, trial_used;
 } ksvc__state_changes;
 void ksvc__state_changes_build(const ksvc__state *st, ksvc__state_changes *c);
-int ksvc__state_store(ksvc_context *ctx, const ksvc__state *st);
+/* Write st; with @p before (the state as loaded), only the values that
+ * differ from it. */
+int ksvc__state_store(ksvc_context *ctx, const ksvc__state *before,
+                      const ksvc__state *st);
 int ksvc__bad_contains(const ksvc__state *st, const char *version);
 void ksvc__bad_remove(ksvc__state *st, const char *version);
 /* RollbackKernel absent while the primary is marked bad means an
@@ -323,6 +327,10 @@ struct ksvc__snapshot {
     /* RollbackKernel was deleted by hand: st already forgets that the
      * primary was bad, the registry does not yet. */
     int manual_revert;
+    ksvc__state loaded;      /* the values as read, before any of that */
+    /* What an administrator's changing call folded into st of what others
+     * did (KSVC_MOVED_ADOPTED); written with the call's own changes. */
+    unsigned folded_moved;
     /* The version RollbackKernel says was rolled back from: its text when a
      * version, else what `kernel` holds; "" when not rolled back. */
     char flagged_bad[KSVC_KVER_MAX + 1];

@@ -198,6 +198,23 @@ int ksvc__slot_bootable(const ksvc__snapshot *snap, const ksvc__slot_view *v)
            !ksvc__snap_bad(snap, v->holds);
 }
 
+/* RollbackKernel gone while `kernel` still holds, verified, the version
+ * the library recorded as rolled back from: an administrator reverted by
+ * hand.  Only a verified kernel tells: a file another installer or a hand
+ * put there, naming a bad version, is no revert and stays bad.  A standard
+ * user sees the revert too (only an administrator records it), so the
+ * primary boots for everyone once the flag is gone. */
+static void see_manual_revert(ksvc__snapshot *snap)
+{
+    ksvc__state *st = &snap->st;
+
+    if (st->rolled_back || snap->kernel.cls != KSVC_SLOT_CLASS_VERIFIED ||
+        !ksvc__bad_contains(st, snap->kernel.holds))
+        return;
+    ksvc__bad_remove(st, snap->kernel.holds);
+    snap->manual_revert = 1;
+}
+
 /* RollbackKernel names the version rolled back from; when its text is not
  * a version (another tool wrote a number, say), that is the version the
  * primary holds, or failing that, the one recorded for it. */
@@ -218,10 +235,8 @@ int ksvc__snapshot_load(ksvc_context *ctx, ksvc__snapshot *snap, int verify)
 
     memset(snap, 0, sizeof *snap);
     err = ksvc__state_load(ctx, &snap->st);
-    /* A standard user cannot record a manual revert, but sees it all the
-     * same, so the primary boots for everyone once the flag is gone. */
     if (!err)
-        snap->manual_revert = ksvc__apply_manual_revert(&snap->st);
+        snap->loaded = snap->st;
     if (!err) {
         err = ctx->p->arch(ctx->p, &snap->arch);
         if (err)
@@ -235,6 +250,7 @@ int ksvc__snapshot_load(ksvc_context *ctx, ksvc__snapshot *snap, int verify)
                        &snap->st.rollback, verify);
     if (err)
         return err;
+    see_manual_revert(snap);
     if (snap->st.rolled_back)
         flag_names_bad(snap);
     j = malloc(sizeof *j);

@@ -527,13 +527,47 @@ void ksvc__state_changes_build(const ksvc__state *st, ksvc__state_changes *c)
     add_string(c, KSVC__V_AUTO_TIME, 1, st->auto_time);
 }
 
-int ksvc__state_store(ksvc_context *ctx, const ksvc__state *st)
+/* Is change @p c the same as the one @p before makes of its value? */
+static int unchanged(const ksvc_reg_change *c, const ksvc__state_changes *before)
 {
-    ksvc__state_changes c;
+    size_t i;
+
+    for (i = 0; i < before->count; i++) {
+        const ksvc_reg_change *b = &before->change[i];
+        if (strcmp(b->name, c->name) != 0)
+            continue;
+        if (b->remove || c->remove)
+            return b->remove && c->remove;
+        return b->type == c->type && b->size == c->size &&
+               !memcmp(b->data, c->data, c->size);
+    }
+    return 0;
+}
+
+int ksvc__state_store(ksvc_context *ctx, const ksvc__state *before,
+                      const ksvc__state *st)
+{
+    ksvc__state_changes *c = malloc(2 * sizeof *c);
+    size_t i, kept = 0;
     int err;
 
-    ksvc__state_changes_build(st, &c);
-    err = ctx->p->reg_write(ctx->p, KSVC__LXSS_KEY, c.change, c.count);
+    if (!c)
+        return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "writing the state");
+    ksvc__state_changes_build(st, &c[0]);
+    /* Only the values that change are written: one the library could not
+     * read (a hand edit it reports) is never rewritten by an operation
+     * that does not touch it. */
+    if (before) {
+        ksvc__state_changes_build(before, &c[1]);
+        for (i = 0; i < c[0].count; i++)
+            if (!unchanged(&c[0].change[i], &c[1]))
+                c[0].change[kept++] = c[0].change[i];
+        c[0].count = kept;
+    }
+    err = c[0].count == 0 ? KSVC_OK
+                          : ctx->p->reg_write(ctx->p, KSVC__LXSS_KEY,
+                                              c[0].change, c[0].count);
+    free(c);
     return err ? ksvc__platform_fail(ctx, err, "writing the servicing state")
                : KSVC_OK;
 }

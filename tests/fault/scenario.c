@@ -79,6 +79,66 @@ static void setup_ab_kernel_damaged(scn_world *w, ksvc_context *ctx)
     test_machine_corrupt_file_by_hand(w->m, "kernel");
 }
 
+/* Put payload i in the kernel slot by hand, as the public page's remedy
+ * "copy the kernel to the tools folder" does: a file the record does not
+ * describe. */
+static void place_kernel_by_hand(scn_world *w, int i)
+{
+    ksvc_platform *p = test_machine_platform(w->m);
+    ksvc_file *src, *dst;
+    unsigned char buf[8192];
+    uint64_t offset = 0;
+    size_t got;
+
+    test_machine_remove_file_by_hand(w->m, "kernel");
+    must(p->payload_open(p, w->payload[i], &src), "open the payload");
+    must(p->file_open(p, "kernel", KSVC_OPEN_CREATE_NEW, &dst),
+         "create kernel");
+    for (;;) {
+        must(p->file_read(src, offset, buf, sizeof buf, &got), "read");
+        if (got == 0)
+            break;
+        must(p->file_write(dst, offset, buf, got), "write");
+        offset += got;
+    }
+    must(p->file_sync(dst), "sync");
+    p->file_close(dst);
+    p->file_close(src);
+}
+
+static void setup_ab_foreign_kernel(scn_world *w, ksvc_context *ctx)
+{
+    setup_ab(w, ctx);
+    place_kernel_by_hand(w, 2);
+}
+
+/* wsl.exe --update --rollback: RollbackKernel and nothing of ours. */
+static void setup_ab_rolled_back_by_wsl(scn_world *w, ksvc_context *ctx)
+{
+    ksvc_platform *p = test_machine_platform(w->m);
+    ksvc_reg_change flag = {"RollbackKernel", 0, KSVC_REG_SZ, NULL, 0};
+
+    setup_ab(w, ctx);
+    flag.data = scn_version[1];
+    flag.size = strlen(scn_version[1]) + 1;
+    must(p->reg_write(p, "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Lxss",
+                      &flag, 1),
+         "write RollbackKernel");
+}
+
+/* B on trial with one try, and that try begun. */
+static void setup_ab_tries_used_up(scn_world *w, ksvc_context *ctx)
+{
+    ksvc_install_options o = KSVC_INSTALL_OPTIONS_INIT;
+    char path[4096];
+
+    setup_a(w, ctx);
+    must(ksvc_boot_confirm(ctx), "confirm A");
+    o.tries = 1;
+    must(ksvc_install(ctx, w->payload[1], scn_version[1], &o), "install B");
+    must(ksvc_boot_begin(ctx, path, sizeof path), "begin B");
+}
+
 static int op_install_a(scn_world *w, ksvc_context *ctx)
 {
     return install_version(w, ctx, 0, 0);
@@ -123,21 +183,60 @@ static int op_record_boot(scn_world *w, ksvc_context *ctx)
     return ksvc_record_boot(ctx);
 }
 
+/* An administrator's open: it records what other actors did (adoption,
+ * a rollback made by another tool). */
+static int op_admin_open(scn_world *w, ksvc_context *ctx)
+{
+    ksvc_open_options o = KSVC_OPEN_OPTIONS_INIT;
+    ksvc_context *admin = NULL;
+    int rc;
+
+    (void)ctx;
+    w->open_detail[0] = '\0';
+    o.error_detail = w->open_detail;
+    o.error_detail_size = sizeof w->open_detail;
+    rc = ksvc_open(&admin, w->servicer_table, &o);
+    ksvc_close(admin);
+    return rc;
+}
+
+static int op_boot_begin(scn_world *w, ksvc_context *ctx)
+{
+    char path[4096];
+
+    (void)w;
+    return ksvc_boot_begin(ctx, path, sizeof path);
+}
+
+static int op_boot_confirm(scn_world *w, ksvc_context *ctx)
+{
+    (void)w;
+    return ksvc_boot_confirm(ctx);
+}
+
 const scenario scn_all[] = {
-    {"first install", setup_none, op_install_a, 0},
-    {"update that makes the rollback slot", setup_a, op_install_b, 0},
+    {"first install", setup_none, op_install_a, 0, 0},
+    {"update that makes the rollback slot", setup_a, op_install_b, 0, 0},
     {"update that makes the rollback slot by copying (no hard links)",
-     setup_a, op_install_b, 1},
-    {"update that replaces the rollback slot", setup_ab, op_install_c, 0},
-    {"update while rolled back", setup_ab_rolled_back, op_install_c, 0},
+     setup_a, op_install_b, 1, 0},
+    {"update that replaces the rollback slot", setup_ab, op_install_c, 0, 0},
+    {"update while rolled back", setup_ab_rolled_back, op_install_c, 0, 0},
     {"forced reinstall of the kernel in use", setup_a, op_install_a_forced,
-     0},
-    {"rollback", setup_ab, op_rollback, 0},
-    {"revert of a rollback", setup_ab_rolled_back, op_revert, 0},
-    {"repair of a missing kernel", setup_ab_kernel_missing, op_repair, 0},
-    {"repair of a damaged kernel", setup_ab_kernel_damaged, op_repair, 0},
+     0, 0},
+    {"rollback", setup_ab, op_rollback, 0, 0},
+    {"revert of a rollback", setup_ab_rolled_back, op_revert, 0, 0},
+    {"repair of a missing kernel", setup_ab_kernel_missing, op_repair, 0, 0},
+    {"repair of a damaged kernel", setup_ab_kernel_damaged, op_repair, 0, 0},
     {"recording the boot of the effective kernel", setup_ab, op_record_boot,
-     0},
+     0, 0},
+    {"adoption of a kernel copied in by hand", setup_ab_foreign_kernel,
+     op_admin_open, 0, 1},
+    {"recording a rollback made by wsl.exe", setup_ab_rolled_back_by_wsl,
+     op_admin_open, 0, 1},
+    {"boot begin counting a try", setup_ab, op_boot_begin, 0, 0},
+    {"boot begin rolling back by itself", setup_ab_tries_used_up,
+     op_boot_begin, 0, 0},
+    {"boot confirm ending a trial", setup_ab, op_boot_confirm, 0, 0},
 };
 const size_t scn_count = sizeof scn_all / sizeof scn_all[0];
 
@@ -200,6 +299,7 @@ scn_world *scn_world_new(const scenario *s)
     ctx = scn_open(test_machine_platform(w->m));
     s->setup(w, ctx);
     ksvc_close(ctx);
+    w->open_in_op = s->open_in_op;
     return w;
 }
 
@@ -230,7 +330,15 @@ void scn_servicer_open(scn_world *w, scn_servicer *s, int no_hard_links)
     s->inner = test_machine_platform_open(w->m);
     s->fault = fault_wrap(s->inner);
     fault_set_no_hard_links(s->fault, no_hard_links);
-    s->ctx = scn_open(fault_table(s->fault));
+    w->servicer_table = fault_table(s->fault);
+    if (w->open_in_op) {
+        ksvc_open_options o = KSVC_OPEN_OPTIONS_INIT;
+        o.flags = KSVC_OPEN_READ_ONLY;
+        if (ksvc_open(&s->ctx, w->servicer_table, &o) != KSVC_OK)
+            fail_msg("read-only open failed");
+    } else {
+        s->ctx = scn_open(w->servicer_table);
+    }
     fault_reset(s->fault);
 }
 

@@ -21,6 +21,12 @@ typedef struct scn_world {
     test_machine *m;
     const char *payload[SCN_VERSIONS]; /* synthetic bzImages of A, B, C */
     char sha[SCN_VERSIONS][65];        /* their SHA-256 */
+    /* The scenario's operation is the administrator's open itself: the
+     * servicer's own context is read-only, and the operation opens another
+     * on servicer_table. */
+    int open_in_op;
+    ksvc_platform *servicer_table;
+    char open_detail[1024]; /* the detail of that open when it failed */
 } scn_world;
 
 typedef struct scenario {
@@ -30,6 +36,7 @@ typedef struct scenario {
     /* The operation under test. */
     int (*op)(scn_world *w, ksvc_context *ctx);
     int no_hard_links; /* the file system has none: the core copies */
+    int open_in_op;    /* the operation is an open (see scn_world) */
 } scenario;
 
 extern const scenario scn_all[];
