@@ -19,9 +19,11 @@ usage: install_test.py --meson MESON --builddir BUILD --prefix PREFIX
    with `pkg-config --static` and the archive chosen by -Wl,-Bstatic; and
    as a fully static C program (`cc -static`, which needs every flag of
    Libs.private and Requires.private).
-4. Each program runs on a fresh simulated machine and must succeed; `ldd`
-   must show the installed libkservice.so.1 for the shared ones and no
-   libkservice for the static ones.
+4. Each program runs the worked example (A, B, rollback, C) on a fresh
+   simulated machine, with kernel images that the installed
+   `kservice make-kernel` writes, and must succeed; `ldd` must show the
+   installed libkservice.so.1 for the shared ones and no libkservice for
+   the static ones.
 """
 
 import argparse
@@ -151,6 +153,12 @@ def main(argv):
 
         run_env = dict(env)
         run_env["LD_LIBRARY_PATH"] = libdir
+        # The images of the worked example, from the installed tool.
+        kservice = os.path.join(under(destdir, prefixed(args.bindir)), "kservice")
+        images = []
+        for version in ("5.15.104.1", "5.15.121.1", "5.15.133.1"):
+            images.append(os.path.join(outside, version + ".img"))
+            run([kservice, "make-kernel", version, images[-1]], env=run_env)
         for name in programs:
             program = os.path.join(outside, name)
             loaded = loaded_libraries(program, run_env)
@@ -162,9 +170,11 @@ def main(argv):
                          for lib in ours):
                 raise SystemExit("FAIL: %s does not load the installed "
                                  "libkservice.so.1: %s" % (name, loaded))
-            out = run([program, os.path.join(work, "machine-" + name)],
+            out = run([program, os.path.join(work, "machine-" + name)] + images,
                       env=run_env)
-            if "no kernel yet" not in out:
+            if "no kernel yet" not in out or \
+                    "worked example: kernel 5.15.133.1, kernel.rollback 5.15.104.1, " \
+                    "5.15.121.1 refused" not in out:
                 raise SystemExit("FAIL: %s printed the wrong text" % name)
         print("out-of-tree programs built with pkg-config and ran: %s" % ", ".join(programs))
         return 0
