@@ -3,12 +3,12 @@
 
 usage: install_test.py --meson MESON --builddir BUILD --prefix PREFIX
                        --libdir LIBDIR --mandir MANDIR --includedir INCDIR
-                       --bindir BINDIR --pkg-config PKGCONFIG
+                       --bindir BINDIR --datadir DATADIR --pkg-config PKGCONFIG
                        --consumer CONSUMER_C --cc CC... --cxx CXX...
 
 1. `meson install --destdir` puts everything under a temporary folder;
    the headers, the shared and static libraries, libkservice.pc, the man
-   page and the kservice command must be there.
+   page, the kservice command and the status JSON Schema must be there.
 2. libkservice.pc (made by Meson's pkgconfig module) gives -DKSVC_STATIC
    and the static archive's own needs (-pthread, libcrypto) with --static
    only.
@@ -77,7 +77,7 @@ def check_pc_file(static_flags, shared_flags, destdir, has_libcrypto):
 def main(argv):
     parser = argparse.ArgumentParser()
     for option in ("--meson", "--builddir", "--prefix", "--libdir", "--mandir",
-                   "--includedir", "--bindir", "--pkg-config"):
+                   "--includedir", "--bindir", "--datadir", "--pkg-config"):
         parser.add_argument(option, required=True)
     parser.add_argument("--cc", nargs="+", required=True)
     parser.add_argument("--cxx", nargs="+", required=True)
@@ -103,6 +103,8 @@ def main(argv):
             os.path.join(libdir, "pkgconfig", "libkservice.pc"),
             os.path.join(under(destdir, prefixed(args.mandir)), "man1", "kservice.1"),
             os.path.join(under(destdir, prefixed(args.bindir)), "kservice"),
+            os.path.join(under(destdir, prefixed(args.datadir)), "libkservice",
+                         "kservice-status.schema.json"),
         ]
         missing = [path for path in expected if not os.path.exists(path)]
         if missing:

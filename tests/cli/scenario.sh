@@ -34,10 +34,22 @@ MSG_ROLLBACK_STATE='The WSL 2 kernel is in the rollback state and is using a pre
 . "$HERE/common.sh"
 
 # expect STATUS [ARGS...]: run kservice on ROOT, demand the exit status.
+# Every JSON report (status/verify --json) must follow the published schema.
+SCHEMA=$HERE/../../doc/kservice-status.schema.json
+JSON_CHECKED=0
 expect() {
     want=$1
     shift
     run_kservice "$want" --root "$ROOT" "$@"
+    case " $* " in
+    *" --json "*)
+        if [ -s "$OUT" ]; then
+            "$PYTHON" "$HERE/status_schema.py" "$SCHEMA" "$OUT" ||
+                fail "kservice $*: the JSON does not follow $SCHEMA"
+            JSON_CHECKED=$((JSON_CHECKED + 1))
+        fi
+        ;;
+    esac
 }
 
 # The same, with no --root (for the usage checks).
@@ -545,4 +557,5 @@ reg_is KernelVersion "\"$C\""
 refused 9 install "$WORK/$A" --allow-downgrade
 stderr_line 'kservice: the kernel image is built for another processor architecture'
 
-echo "PASS: kservice CLI scenario"
+[ "$JSON_CHECKED" -gt 0 ] || fail "no JSON report was checked against the schema"
+echo "PASS: kservice CLI scenario ($JSON_CHECKED JSON reports follow the schema)"
