@@ -6,8 +6,8 @@ usage: doc_names.py INCLUDE_DIR SYMBOL_MAP DOC...
 The names are the identifiers that start with ksvc_ or KSVC_ (functions,
 types, macros, enum constants).  A name counts as existing when the code of
 a public header (comments removed) declares it, or, for the error codes,
-when the KSVC_ERROR_MAP X-macro of error.h makes it (KSVC_E_ + its first
-argument).  Checked: every DOC given (README.md, doc/mainpage.md) and the
+when the error list X-macro of error.h makes it (KSVC_E_ + its NAME).
+Checked: every DOC given (README.md, doc/mainpage.md) and the
 comments of the public headers themselves, so a renamed function cannot
 stay behind in prose.  A name written as a call, `name()`, must be a
 function (`ksvc_status()` names a type: the function is ksvc_status_get());
@@ -44,8 +44,10 @@ def declared_names(include_dir):
         code = COMMENT.sub(" ", text)
         names.update(re.findall(r"\b(?:ksvc|KSVC)_\w+", code))
         functions.update(re.findall(r"\bKSVC_API\b[^;(]*?\b(ksvc_\w+)\s*\(", code))
-        # KSVC_ERROR_MAP: XX(NAME, value, message) makes KSVC_E_NAME.
-        names.update("KSVC_E_" + n for n in re.findall(r"\bXX\(([A-Z_]+),", code))
+        # The error list: F(X, NAME, value, CLASS, message) (or, before
+        # 1.1, XX(NAME, value, message)) makes KSVC_E_NAME.
+        names.update("KSVC_E_" + n for n in
+                     re.findall(r"\b(?:XX|F)\((?:X,\s*)?([A-Z_]+),", code))
     return names, functions
 
 
