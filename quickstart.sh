@@ -24,8 +24,15 @@ TEST_PACKAGES=""
 # tests/abi: C++ header checks, abidiff, the Doxygen reference and its state
 # diagram, the man page check.
 TEST_PACKAGES="$TEST_PACKAGES g++ abigail-tools doxygen graphviz groff-base man-db"
+# tests/cli: every `status --json` report is validated against
+# doc/kservice-status.schema.json (Draft 7) with Debian's jsonschema.
+TEST_PACKAGES="$TEST_PACKAGES python3-jsonschema"
 # The stages "test" runs, in order; each is the function stage_<name>.
 TEST_STAGES="gcc clang"
+# The release tarball (stage_dist): meson dist, then the unpacked tarball
+# built and tested as a packager would (xz-utils is below, for the Wine
+# stage too).
+TEST_STAGES="$TEST_STAGES dist"
 # The Windows build under Wine (stage_wine): the mingw-w64 cross compiler,
 # 64-bit Wine, and cmake + dpkg-source to build cmocka for Windows from
 # Debian's cmocka source package.
@@ -130,6 +137,31 @@ stage_gcc() {
 
 stage_clang() {
     build_and_test clang build-qs-clang
+}
+
+# The release: `meson dist` makes the tarball from the committed tree (git
+# HEAD: commit first), which must hold what a packager needs; then the
+# tarball is unpacked, set up from scratch, built with gcc and its whole
+# suite run (the abi-install test inside installs it and builds consumers
+# out of tree), so a release cannot depend on a file that is not in it.
+stage_dist() {
+    build build-qs-dist -Dtests=false
+    say "meson dist: the tarball"
+    meson dist -C build-qs-dist --no-tests --formats xztar
+    tarball=$(ls build-qs-dist/meson-dist/libkservice-*.tar.xz)
+    say "the tarball holds the man page, docs, symbol list, ABI baseline"
+    top=$(basename "$tarball" .tar.xz)
+    listing=$(tar tJf "$tarball")
+    for file in README.md doc/kservice.1 doc/mainpage.md doc/Doxyfile.in \
+        doc/kservice-status.schema.json src/libkservice.map \
+        tests/abi/libkservice.so.1.abi examples/kservice/main.c; do
+        printf '%s\n' "$listing" | grep -qx "$top/$file" ||
+            die "the tarball lacks $file"
+    done
+    rm -rf build-qs-dist/unpacked
+    mkdir build-qs-dist/unpacked
+    tar xJf "$tarball" -C build-qs-dist/unpacked
+    (cd "build-qs-dist/unpacked/$top" && build_and_test gcc build)
 }
 
 # The Windows build under Wine: cross-build with mingw-w64, then every suite

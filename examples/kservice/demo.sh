@@ -12,7 +12,6 @@ case $KSERVICE in
 *) KSERVICE=$(pwd)/$KSERVICE ;;
 esac
 
-HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kservice-demo.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT INT TERM
 ROOT=$WORK/machine
@@ -23,10 +22,10 @@ A=4.19.104
 B=4.19.121
 C=4.19.128
 
-# Stand-in x64 kernel images naming their version (fake-kernel.sh), in the
-# work folder (the demo runs there, so the commands show short names).
+# Stand-in x64 kernel images naming their version (kservice make-kernel),
+# in the work folder (the demo runs there, so the commands show short names).
 make_kernel() {
-    sh "$HERE/fake-kernel.sh" "$1" "$WORK/kernel-$1.img"
+    "$KSERVICE" make-kernel "$1" "$WORK/kernel-$1.img" >/dev/null
 }
 
 step() {

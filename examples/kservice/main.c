@@ -22,6 +22,9 @@
 
 #include <kservice/kservice.h>
 
+#include "cli.h"
+#include "make_kernel.h"
+
 #ifdef _WIN32
 /* WIN32 BACKEND: the Win32 backend header, written with the Win32 backend.
  * The Linux build never includes it. */
@@ -30,78 +33,13 @@
 #include <kservice/posix.h>
 #endif
 
-/* Exit statuses, one per class of failure so scripts can tell them apart. */
-enum cli_exit {
-    CLI_EXIT_OK = 0,
-    CLI_EXIT_FAILURE = 1,
-    CLI_EXIT_USAGE = 2,
-    CLI_EXIT_REFUSED = 3,
-    CLI_EXIT_NOT_ELEVATED = 4,
-    CLI_EXIT_KERNEL_MISSING = 5,
-    CLI_EXIT_PRECHECK = 6,
-    CLI_EXIT_BUSY = 7,
-    CLI_EXIT_DAMAGED = 8,
-    CLI_EXIT_BAD_INPUT = 9
-};
-
-/* What the command line says, apart from the command's own arguments. */
-struct cli {
-    const char *root;  /* --root: the simulated machine folder */
-    int not_elevated;  /* --mock-elevated=no */
-};
-
-/* An open machine: the backend's table and the library context over it. */
+/* An open machine: the backend's table, a copy of it whose lock says when
+ * it starts to wait, and the library context over that copy. */
 struct machine {
     ksvc_platform *platform;
+    ksvc_platform announcing;
     ksvc_context *ctx;
 };
-
-static const char usage_text[] =
-    "usage: kservice [--root ROOT] [--mock-elevated=yes|no] COMMAND [ARGS]\n"
-    "\n"
-    "commands:\n"
-    "  init-mock [--os-build BUILD[.UBR]] [--arch x64|arm64]\n"
-    "            [--wsl enabled|disabled] [--reboot-pending]\n"
-    "                        create ROOT as a simulated Windows machine\n"
-    "  precheck              can this machine take a WSL 2 kernel?\n"
-    "  install FILE [--version V] [--allow-downgrade] [--force] [--sha256 HEX]\n"
-    "                        install or update the kernel (alias: update);\n"
-    "                        V defaults to the version inside the image\n"
-    "  rollback              boot the previous kernel, mark this one bad\n"
-    "                        (also: --update --rollback)\n"
-    "  revert-rollback       boot the primary kernel again\n"
-    "  repair                restore a missing or damaged kernel\n"
-    "  status [--json]       both kernels, rollback state, bad versions\n"
-    "                        (also: --status)\n"
-    "  verify [--json]       status; fails when there is no kernel to boot\n"
-    "                        or a kernel file is missing or damaged\n"
-    "  boot-path [--record]  the kernel to boot; --record notes the boot\n"
-    "\n"
-    "options:\n"
-    "  --root ROOT           service the simulated machine in folder ROOT\n"
-    "                        (the POSIX mock backend; required off Windows)\n"
-    "  --mock-elevated=no    act as a standard user on the simulated machine\n"
-    "  --help, --version\n"
-    "\n"
-    "exit status: 0 success, 1 other failure, 2 usage error, 3 refused by\n"
-    "the rollback policy, 4 administrator rights required, 5 kernel missing,\n"
-    "6 pre-check failed, 7 another process is servicing, 8 a kernel file is\n"
-    "damaged, 9 bad input (not a kernel image for this machine, a version\n"
-    "that contradicts the image, a checksum mismatch)\n";
-
-/* ------------------------------------------------------------------------ */
-/* Errors                                                                   */
-/* ------------------------------------------------------------------------ */
-
-static int usage_error(const char *what, const char *arg)
-{
-    if (arg != NULL)
-        fprintf(stderr, "kservice: %s: %s\n", what, arg);
-    else
-        fprintf(stderr, "kservice: %s\n", what);
-    fprintf(stderr, "Try 'kservice --help' for more information.\n");
-    return CLI_EXIT_USAGE;
-}
 
 /* The exit status for a library error: the class, not the exact code. */
 static int exit_status_for(int err)
@@ -188,72 +126,6 @@ static int fail_platform(const ksvc_platform *platform, int err,
 }
 
 /* ------------------------------------------------------------------------ */
-/* Command-line options shared by every command                             */
-/* ------------------------------------------------------------------------ */
-
-/* The value of "--name VALUE" or "--name=VALUE" at argv[*i]; NULL when
- * argv[*i] is not that option.  *i moves past a separate value.  *missing is
- * set when the option has no value. */
-static const char *option_value(int argc, char **argv, int *i,
-                                const char *name, int *missing)
-{
-    size_t len = strlen(name);
-    const char *arg = argv[*i];
-
-    *missing = 0;
-    if (strncmp(arg, name, len) != 0)
-        return NULL;
-    if (arg[len] == '=')
-        return arg + len + 1;
-    if (arg[len] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    *i += 1;
-    return argv[*i];
-}
-
-/* Consume a global option (--root, --mock-elevated) at argv[*i].  Returns 1
- * when consumed, 0 when argv[*i] is something else, -1 after a usage error
- * (already reported). */
-static int take_global_option(struct cli *cli, int argc, char **argv, int *i)
-{
-    int missing;
-    const char *value = option_value(argc, argv, i, "--root", &missing);
-
-    if (missing) {
-        usage_error("option needs a folder", "--root");
-        return -1;
-    }
-    if (value != NULL) {
-        if (value[0] == '\0') {
-            usage_error("empty folder for --root", NULL);
-            return -1;
-        }
-        cli->root = value;
-        return 1;
-    }
-    value = option_value(argc, argv, i, "--mock-elevated", &missing);
-    if (missing) {
-        usage_error("option needs yes or no", "--mock-elevated");
-        return -1;
-    }
-    if (value == NULL)
-        return 0;
-    if (strcmp(value, "yes") == 0) {
-        cli->not_elevated = 0;
-    } else if (strcmp(value, "no") == 0) {
-        cli->not_elevated = 1;
-    } else {
-        usage_error("--mock-elevated takes yes or no", value);
-        return -1;
-    }
-    return 1;
-}
-
-/* ------------------------------------------------------------------------ */
 /* Opening the machine                                                      */
 /* ------------------------------------------------------------------------ */
 
@@ -281,9 +153,9 @@ static int open_platform(const struct cli *cli, ksvc_platform **out)
     int err;
 
     if (cli->root != NULL || cli->not_elevated)
-        return usage_error("--root and --mock-elevated need the POSIX mock "
-                           "backend, which is not built on Windows",
-                           NULL);
+        return cli_usage_error(cli->command, "--root and --mock-elevated "
+                               "need the POSIX mock backend, which is not "
+                               "built on Windows");
     err = ksvc_win32_open(out, NULL);
     if (err != KSVC_OK)
         return fail_platform(NULL, err, "opening the Win32 backend");
@@ -296,13 +168,20 @@ static int open_platform(const struct cli *cli, ksvc_platform **out)
     int err;
 
     if (cli->root == NULL)
-        return usage_error("--root ROOT is required: off Windows kservice "
-                           "services a simulated machine folder (make one "
-                           "with 'kservice --root ROOT init-mock')",
-                           NULL);
+        return cli_usage_error(cli->command, "--root ROOT is required: off "
+                               "Windows kservice services a simulated "
+                               "machine folder (make one with 'kservice "
+                               "--root ROOT init-mock')");
     options.root = cli->root;
     options.not_elevated = cli->not_elevated;
     err = ksvc_posix_open(out, &options);
+    if (err == KSVC_E_NOT_FOUND) {
+        fprintf(stderr, "kservice: no simulated machine at %s: %s\n"
+                        "kservice: make one with 'kservice --root %s "
+                        "init-mock'\n",
+                cli->root, ksvc_strerror(err), cli->root);
+        return exit_status_for(err);
+    }
     if (err != KSVC_OK) {
         char detail[1200];
 
@@ -314,10 +193,30 @@ static int open_platform(const struct cli *cli, ksvc_platform **out)
 }
 #endif
 
+/* The backend's own lock, called by lock_announcing_the_wait(). */
+static int (*backend_lock)(const ksvc_platform *p, unsigned timeout_ms);
+
+/* The lock of the table the context uses: try once; when another process
+ * holds the lock, say so before waiting, so a pause has an explanation. */
+static int lock_announcing_the_wait(const ksvc_platform *p,
+                                    unsigned timeout_ms)
+{
+    int err = backend_lock(p, 0);
+
+    if (err != KSVC_E_BUSY || timeout_ms == 0)
+        return err;
+    fprintf(stderr, "kservice: another process is servicing this machine; "
+                    "waiting up to %u seconds for it (--lock-timeout "
+                    "SECONDS changes this)\n",
+            timeout_ms / 1000u);
+    return backend_lock(p, timeout_ms);
+}
+
 /* Open the backend and a context over it; on failure report and return the
  * exit status (nothing stays open). */
 static int machine_open(const struct cli *cli, struct machine *m)
 {
+    ksvc_open_options options = KSVC_OPEN_OPTIONS_INIT;
     int status;
     int err;
 
@@ -326,7 +225,13 @@ static int machine_open(const struct cli *cli, struct machine *m)
     status = open_platform(cli, &m->platform);
     if (status != CLI_EXIT_OK)
         return status;
-    err = ksvc_open(&m->ctx, m->platform, NULL);
+    /* The copy shares the backend's state (its data pointer); only the
+     * lock differs. */
+    m->announcing = *m->platform;
+    backend_lock = m->platform->lock;
+    m->announcing.lock = lock_announcing_the_wait;
+    options.lock_timeout_ms = cli->lock_timeout_ms;
+    err = ksvc_open(&m->ctx, &m->announcing, &options);
     if (err != KSVC_OK) {
         status = fail_platform(m->platform, err, "opening the machine");
         machine_close(m);
@@ -568,30 +473,20 @@ static void print_status_text(const ksvc_status *st)
 /* Commands                                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* Parse the arguments of a command that takes only global options and the
- * flags listed in @p flags (NULL-terminated); @p seen[k] receives whether
- * flags[k] was given.  Returns CLI_EXIT_OK or the usage status. */
-static int parse_flags(struct cli *cli, int argc, char **argv,
-                       const char *const *flags, int *seen)
+/* x64 or arm64, from --arch; KSVC_ARCH_UNKNOWN after a usage error. */
+static ksvc_arch parse_arch(const struct cli *cli, ksvc_arch fallback)
 {
-    int i;
+    const char *value = cli->value[OPT_ARCH];
 
-    for (i = 0; i < argc; i++) {
-        int taken = take_global_option(cli, argc, argv, &i);
-        size_t k;
-
-        if (taken < 0)
-            return CLI_EXIT_USAGE;
-        if (taken > 0)
-            continue;
-        for (k = 0; flags != NULL && flags[k] != NULL; k++)
-            if (strcmp(argv[i], flags[k]) == 0)
-                break;
-        if (flags == NULL || flags[k] == NULL)
-            return usage_error("unexpected argument", argv[i]);
-        seen[k] = 1;
-    }
-    return CLI_EXIT_OK;
+    if (value == NULL)
+        return fallback;
+    if (strcmp(value, "x64") == 0)
+        return KSVC_ARCH_X64;
+    if (strcmp(value, "arm64") == 0)
+        return KSVC_ARCH_ARM64;
+    cli_usage_error(cli->command, "--arch takes x64 or arm64, not '%s'",
+                    value);
+    return KSVC_ARCH_UNKNOWN;
 }
 
 #ifndef _WIN32 /* init-mock only: the POSIX mock backend (WIN32 BACKEND) */
@@ -620,78 +515,68 @@ static int parse_os_build(const char *text, uint32_t *build, uint32_t *ubr)
     return 0;
 }
 
-/* Fill @p machine from the init-mock arguments. */
-static int parse_init_mock(struct cli *cli, int argc, char **argv,
-                           ksvc_mock_machine *machine)
+/* Fill @p machine from the init-mock options. */
+static int parse_init_mock(const struct cli *cli, ksvc_mock_machine *machine)
 {
-    int i, missing;
+    const char *build = cli->value[OPT_OS_BUILD];
+    const char *wsl = cli->value[OPT_WSL];
 
-    for (i = 0; i < argc; i++) {
-        int taken = take_global_option(cli, argc, argv, &i);
-        const char *value;
-
-        if (taken < 0)
-            return CLI_EXIT_USAGE;
-        if (taken > 0)
-            continue;
-        if (strcmp(argv[i], "--reboot-pending") == 0) {
-            machine->reboot_pending = 1;
-        } else if ((value = option_value(argc, argv, &i, "--os-build",
-                                         &missing)) != NULL) {
-            if (parse_os_build(value, &machine->os_build, &machine->os_ubr))
-                return usage_error("--os-build takes BUILD or BUILD.UBR",
-                                   value);
-        } else if ((value = option_value(argc, argv, &i, "--arch",
-                                         &missing)) != NULL) {
-            if (strcmp(value, "x64") == 0)
-                machine->arch = KSVC_ARCH_X64;
-            else if (strcmp(value, "arm64") == 0)
-                machine->arch = KSVC_ARCH_ARM64;
-            else
-                return usage_error("--arch takes x64 or arm64", value);
-        } else if ((value = option_value(argc, argv, &i, "--wsl",
-                                         &missing)) != NULL) {
-            if (strcmp(value, "enabled") == 0)
-                machine->wsl_enabled = 1;
-            else if (strcmp(value, "disabled") == 0)
-                machine->wsl_enabled = 0;
-            else
-                return usage_error("--wsl takes enabled or disabled", value);
-        } else if (missing) {
-            return usage_error("option needs a value", argv[i]);
-        } else {
-            return usage_error("unexpected argument", argv[i]);
-        }
-    }
+    machine->arch = parse_arch(cli, machine->arch);
+    if (machine->arch == KSVC_ARCH_UNKNOWN)
+        return CLI_EXIT_USAGE;
+    if (build != NULL &&
+        parse_os_build(build, &machine->os_build, &machine->os_ubr))
+        return cli_usage_error(cli->command, "--os-build takes BUILD or "
+                               "BUILD.UBR (decimal), not '%s'", build);
+    if (wsl != NULL && strcmp(wsl, "enabled") != 0 &&
+        strcmp(wsl, "disabled") != 0)
+        return cli_usage_error(cli->command, "--wsl takes enabled or "
+                               "disabled, not '%s'", wsl);
+    if (wsl != NULL)
+        machine->wsl_enabled = strcmp(wsl, "enabled") == 0;
+    if (cli->value[OPT_REBOOT_PENDING] != NULL)
+        machine->reboot_pending = 1;
     return CLI_EXIT_OK;
+}
+
+/* init-mock over an existing machine: say so, and how to start over. */
+static int init_mock_failed(const char *root, int err)
+{
+    if (err == KSVC_E_EXISTS) {
+        fprintf(stderr, "kservice: %s already holds a simulated machine "
+                        "(%s)\n"
+                        "kservice: to start over, delete the folder and "
+                        "run init-mock again: rm -r '%s' && kservice --root "
+                        "'%s' init-mock\n",
+                root, ksvc_strerror(err), root, root);
+    } else {
+        char detail[1200];
+
+        snprintf(detail, sizeof detail,
+                 "cannot create the simulated machine at %s", root);
+        print_error(ksvc_strerror(err), detail);
+    }
+    return exit_status_for(err);
 }
 #endif
 
-static int cmd_init_mock(struct cli *cli, int argc, char **argv)
+static int cmd_init_mock(struct cli *cli)
 {
 #ifdef _WIN32
-    (void)cli, (void)argc, (void)argv;
-    return usage_error("init-mock needs the POSIX mock backend, which is not "
-                       "built on Windows",
-                       NULL);
+    return cli_usage_error(cli->command, "init-mock needs the POSIX mock "
+                           "backend, which is not built on Windows");
 #else
     ksvc_mock_machine machine = KSVC_MOCK_MACHINE_INIT;
-    int status = parse_init_mock(cli, argc, argv, &machine);
+    int status = parse_init_mock(cli, &machine);
     int err;
 
     if (status != CLI_EXIT_OK)
         return status;
     if (cli->root == NULL)
-        return usage_error("init-mock needs --root ROOT", NULL);
+        return cli_usage_error(cli->command, "init-mock needs --root ROOT");
     err = ksvc_posix_init_machine(cli->root, &machine);
-    if (err != KSVC_OK) {
-        char detail[1200];
-
-        snprintf(detail, sizeof detail,
-                 "cannot create the simulated machine at %s", cli->root);
-        print_error(ksvc_strerror(err), detail);
-        return exit_status_for(err);
-    }
+    if (err != KSVC_OK)
+        return init_mock_failed(cli->root, err);
     printf("Created a simulated machine at %s: Windows build %" PRIu32
            ".%" PRIu32 ", %s, WSL %s%s.\n",
            cli->root, machine.os_build, machine.os_ubr,
@@ -714,14 +599,14 @@ static const char *arch_name(ksvc_arch arch)
     }
 }
 
-static int cmd_precheck(struct cli *cli, int argc, char **argv)
+static int cmd_precheck(struct cli *cli)
 {
     ksvc_precheck_result result = KSVC_PRECHECK_RESULT_INIT;
     struct machine m;
-    int status = parse_flags(cli, argc, argv, NULL, NULL);
+    int status = machine_open(cli, &m);
     int err;
 
-    if (status != CLI_EXIT_OK || (status = machine_open(cli, &m)) != 0)
+    if (status != CLI_EXIT_OK)
         return status;
     err = ksvc_precheck(m.ctx, &result);
     if (err != KSVC_OK) {
@@ -766,64 +651,26 @@ static void print_installed(ksvc_context *ctx, const char *given)
         puts("Installed the kernel.");
 }
 
-struct install_args {
-    const char *payload;
-    const char *version;
-    ksvc_install_options options;
-};
-
-static int parse_install(struct cli *cli, int argc, char **argv,
-                         struct install_args *args)
+static int cmd_install(struct cli *cli)
 {
-    int i, missing;
-
-    for (i = 0; i < argc; i++) {
-        int taken = take_global_option(cli, argc, argv, &i);
-        const char *value;
-
-        if (taken < 0)
-            return CLI_EXIT_USAGE;
-        if (taken > 0)
-            continue;
-        if (strcmp(argv[i], "--allow-downgrade") == 0) {
-            args->options.flags |= KSVC_INSTALL_ALLOW_DOWNGRADE;
-        } else if (strcmp(argv[i], "--force") == 0) {
-            args->options.flags |= KSVC_INSTALL_FORCE;
-        } else if ((value = option_value(argc, argv, &i, "--version",
-                                         &missing)) != NULL) {
-            args->version = value;
-        } else if ((value = option_value(argc, argv, &i, "--sha256",
-                                          &missing)) != NULL) {
-            args->options.sha256_hex = value;
-        } else if (missing) {
-            return usage_error("option needs a value", argv[i]);
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return usage_error("unknown option", argv[i]);
-        } else if (args->payload != NULL) {
-            return usage_error("install takes one kernel file", argv[i]);
-        } else {
-            args->payload = argv[i];
-        }
-    }
-    if (args->payload == NULL)
-        return usage_error("install needs the kernel FILE", NULL);
-    return CLI_EXIT_OK;
-}
-
-static int cmd_install(struct cli *cli, int argc, char **argv)
-{
-    struct install_args args = { NULL, NULL, KSVC_INSTALL_OPTIONS_INIT };
+    ksvc_install_options options = KSVC_INSTALL_OPTIONS_INIT;
+    const char *version = cli->value[OPT_VERSION];
     struct machine m;
-    int status = parse_install(cli, argc, argv, &args);
+    int status;
     int err;
 
-    if (status != CLI_EXIT_OK || (status = machine_open(cli, &m)) != 0)
+    if (cli->value[OPT_ALLOW_DOWNGRADE] != NULL)
+        options.flags |= KSVC_INSTALL_ALLOW_DOWNGRADE;
+    if (cli->value[OPT_FORCE] != NULL)
+        options.flags |= KSVC_INSTALL_FORCE;
+    options.sha256_hex = cli->value[OPT_SHA256];
+    if ((status = machine_open(cli, &m)) != CLI_EXIT_OK)
         return status;
-    err = ksvc_install(m.ctx, args.payload, args.version, &args.options);
+    err = ksvc_install(m.ctx, cli->args[0], version, &options);
     if (err != KSVC_OK) {
         status = fail(m.ctx, err);
     } else {
-        print_installed(m.ctx, args.version);
+        print_installed(m.ctx, version);
         print_versions_after_change(m.ctx);
         printf("%s\n", ksvc_restart_message());
     }
@@ -831,14 +678,14 @@ static int cmd_install(struct cli *cli, int argc, char **argv)
     return status;
 }
 
-static int cmd_rollback(struct cli *cli, int argc, char **argv)
+static int cmd_rollback(struct cli *cli)
 {
     ksvc_status before = KSVC_STATUS_INIT;
     struct machine m;
-    int status = parse_flags(cli, argc, argv, NULL, NULL);
+    int status = machine_open(cli, &m);
     int err;
 
-    if (status != CLI_EXIT_OK || (status = machine_open(cli, &m)) != 0)
+    if (status != CLI_EXIT_OK)
         return status;
     /* Read before: the message names the version that becomes bad. */
     if (ksvc_status_get(m.ctx, &before) != KSVC_OK)
@@ -859,13 +706,13 @@ static int cmd_rollback(struct cli *cli, int argc, char **argv)
     return status;
 }
 
-static int cmd_revert_rollback(struct cli *cli, int argc, char **argv)
+static int cmd_revert_rollback(struct cli *cli)
 {
     struct machine m;
-    int status = parse_flags(cli, argc, argv, NULL, NULL);
+    int status = machine_open(cli, &m);
     int err;
 
-    if (status != CLI_EXIT_OK || (status = machine_open(cli, &m)) != 0)
+    if (status != CLI_EXIT_OK)
         return status;
     err = ksvc_revert_rollback(m.ctx);
     if (err != KSVC_OK) {
@@ -879,13 +726,13 @@ static int cmd_revert_rollback(struct cli *cli, int argc, char **argv)
     return status;
 }
 
-static int cmd_repair(struct cli *cli, int argc, char **argv)
+static int cmd_repair(struct cli *cli)
 {
     struct machine m;
-    int status = parse_flags(cli, argc, argv, NULL, NULL);
+    int status = machine_open(cli, &m);
     int err;
 
-    if (status != CLI_EXIT_OK || (status = machine_open(cli, &m)) != 0)
+    if (status != CLI_EXIT_OK)
         return status;
     err = ksvc_repair(m.ctx);
     if (err != KSVC_OK) {
@@ -935,16 +782,14 @@ static int verify_status(const ksvc_status *st)
 /* status and verify: the same report (the library hashes both kernels
  * every time); the exit status of verify says whether the machine can boot
  * and both recorded kernels are intact. */
-static int run_status(struct cli *cli, int argc, char **argv, int verify)
+static int run_status(struct cli *cli, int verify)
 {
-    static const char *const flags[] = { "--json", NULL };
-    int seen[1] = { 0 };
     ksvc_status st = KSVC_STATUS_INIT;
     struct machine m;
-    int status = parse_flags(cli, argc, argv, flags, seen);
+    int status = machine_open(cli, &m);
     int err;
 
-    if (status != CLI_EXIT_OK || (status = machine_open(cli, &m)) != 0)
+    if (status != CLI_EXIT_OK)
         return status;
     st.flags = verify ? KSVC_STATUS_VERIFY : 0;
     err = ksvc_status_get(m.ctx, &st);
@@ -953,7 +798,7 @@ static int run_status(struct cli *cli, int argc, char **argv, int verify)
         machine_close(&m);
         return status;
     }
-    if (seen[0])
+    if (cli->value[OPT_JSON] != NULL)
         print_status_json(&st);
     else
         print_status_text(&st);
@@ -963,31 +808,29 @@ static int run_status(struct cli *cli, int argc, char **argv, int verify)
     return status;
 }
 
-static int cmd_status(struct cli *cli, int argc, char **argv)
+static int cmd_status(struct cli *cli)
 {
-    return run_status(cli, argc, argv, 0);
+    return run_status(cli, 0);
 }
 
-static int cmd_verify(struct cli *cli, int argc, char **argv)
+static int cmd_verify(struct cli *cli)
 {
-    return run_status(cli, argc, argv, 1);
+    return run_status(cli, 1);
 }
 
-static int cmd_boot_path(struct cli *cli, int argc, char **argv)
+static int cmd_boot_path(struct cli *cli)
 {
-    static const char *const flags[] = { "--record", NULL };
-    int seen[1] = { 0 };
     char path[4096];
     struct machine m;
-    int status = parse_flags(cli, argc, argv, flags, seen);
+    int status = machine_open(cli, &m);
     int err;
 
-    if (status != CLI_EXIT_OK || (status = machine_open(cli, &m)) != 0)
+    if (status != CLI_EXIT_OK)
         return status;
     err = ksvc_boot_path(m.ctx, path, sizeof path);
     if (err == KSVC_OK) {
         printf("%s\n", path);
-        if (seen[0])
+        if (cli->value[OPT_RECORD] != NULL)
             err = ksvc_record_boot(m.ctx);
     }
     if (err != KSVC_OK)
@@ -996,77 +839,105 @@ static int cmd_boot_path(struct cli *cli, int argc, char **argv)
     return status;
 }
 
+/* --size BYTES: decimal, MAKE_KERNEL_MIN_SIZE to MAKE_KERNEL_MAX_SIZE. */
+static int parse_image_size(const struct cli *cli, uint64_t *size)
+{
+    const char *value = cli->value[OPT_SIZE];
+    char *end;
+    unsigned long long bytes;
+
+    *size = MAKE_KERNEL_DEFAULT_SIZE;
+    if (value == NULL)
+        return CLI_EXIT_OK;
+    errno = 0;
+    bytes = strtoull(value, &end, 10);
+    if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno == ERANGE ||
+        bytes < MAKE_KERNEL_MIN_SIZE || bytes > MAKE_KERNEL_MAX_SIZE)
+        return cli_usage_error(cli->command, "--size takes a number of bytes "
+                               "from %u to %" PRIu64 ", not '%s'",
+                               MAKE_KERNEL_MIN_SIZE,
+                               (uint64_t)MAKE_KERNEL_MAX_SIZE, value);
+    *size = bytes;
+    return CLI_EXIT_OK;
+}
+
+/* make-kernel VERSION OUT: a test image, no machine involved. */
+static int cmd_make_kernel(struct cli *cli)
+{
+    const char *version = cli->args[0];
+    const char *out = cli->args[1];
+    ksvc_kver parsed = KSVC_KVER_INIT;
+    ksvc_arch arch = parse_arch(cli, KSVC_ARCH_X64);
+    uint64_t size;
+    int err;
+
+    if (arch == KSVC_ARCH_UNKNOWN)
+        return CLI_EXIT_USAGE;
+    if (parse_image_size(cli, &size) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
+    err = ksvc_kver_parse(version, &parsed);
+    if (err != KSVC_OK) {
+        fprintf(stderr, "kservice: %s: '%s'\n", ksvc_strerror(err), version);
+        return exit_status_for(err);
+    }
+    err = make_kernel_write(out, version, arch, size);
+    if (err != 0) {
+        fprintf(stderr, "kservice: cannot write %s: %s\n", out,
+                strerror(err));
+        return CLI_EXIT_FAILURE;
+    }
+    printf("Wrote %s: %s of kernel version %s, %" PRIu64
+           " bytes (a test image, not bootable).\n",
+           out, arch == KSVC_ARCH_ARM64 ? "arm64 Image" : "x86-64 bzImage",
+           version, size);
+    return CLI_EXIT_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Dispatch                                                                 */
 /* ------------------------------------------------------------------------ */
 
-typedef int (*command_fn)(struct cli *cli, int argc, char **argv);
-
-struct command {
-    const char *name;
-    command_fn run;
+/* Every command, in the order of `kservice --help`. */
+static const struct cli_command commands[] = {
+    { "init-mock", NULL, cmd_init_mock,
+      OPT_BIT(OPT_OS_BUILD) | OPT_BIT(OPT_ARCH) | OPT_BIT(OPT_WSL) |
+          OPT_BIT(OPT_REBOOT_PENDING),
+      NULL, 0, 0, "create ROOT as a simulated Windows machine" },
+    { "precheck", NULL, cmd_precheck, 0, NULL, 0, 0,
+      "can this machine take a WSL 2 kernel?" },
+    { "install", "update", cmd_install,
+      OPT_BIT(OPT_VERSION) | OPT_BIT(OPT_ALLOW_DOWNGRADE) |
+          OPT_BIT(OPT_FORCE) | OPT_BIT(OPT_SHA256),
+      "FILE", 1, 1,
+      "install or update the kernel from the image FILE;\n"
+      "V defaults to the version inside the image" },
+    { "rollback", NULL, cmd_rollback, 0, NULL, 0, 0,
+      "boot the previous kernel, mark this one bad\n"
+      "(also: --update --rollback)" },
+    { "revert-rollback", NULL, cmd_revert_rollback, 0, NULL, 0, 0,
+      "boot the primary kernel again" },
+    { "repair", NULL, cmd_repair, 0, NULL, 0, 0,
+      "restore a missing or damaged kernel" },
+    { "status", NULL, cmd_status, OPT_BIT(OPT_JSON), NULL, 0, 0,
+      "both kernels, rollback state, bad versions\n(also: --status)" },
+    { "verify", NULL, cmd_verify, OPT_BIT(OPT_JSON), NULL, 0, 0,
+      "status; fails when there is no kernel to boot\n"
+      "or a kernel file is missing or damaged" },
+    { "boot-path", NULL, cmd_boot_path, OPT_BIT(OPT_RECORD), NULL, 0, 0,
+      "the kernel to boot; --record notes the boot" },
+    { "make-kernel", NULL, cmd_make_kernel,
+      OPT_BIT(OPT_ARCH) | OPT_BIT(OPT_SIZE), "VERSION OUT", 2, 2,
+      "test aid: write a stand-in kernel image (not bootable)\n"
+      "that names VERSION, for CI and the simulated machine" },
 };
-
-static const struct command commands[] = {
-    { "init-mock", cmd_init_mock },
-    { "precheck", cmd_precheck },
-    { "install", cmd_install },
-    { "update", cmd_install },
-    { "rollback", cmd_rollback },
-    { "revert-rollback", cmd_revert_rollback },
-    { "repair", cmd_repair },
-    { "status", cmd_status },
-    { "--status", cmd_status },
-    { "verify", cmd_verify },
-    { "boot-path", cmd_boot_path },
-};
-
-static command_fn find_command(const char *name)
-{
-    size_t k;
-
-    for (k = 0; k < sizeof commands / sizeof commands[0]; k++)
-        if (strcmp(commands[k].name, name) == 0)
-            return commands[k].run;
-    return NULL;
-}
 
 int main(int argc, char **argv)
 {
-    struct cli cli = { NULL, 0 };
-    command_fn run;
-    int i;
+    struct cli cli;
+    int status = cli_parse(argc, argv, commands,
+                           sizeof commands / sizeof commands[0], &cli);
 
-    for (i = 1; i < argc; i++) {
-        int taken = take_global_option(&cli, argc, argv, &i);
-
-        if (taken < 0)
-            return CLI_EXIT_USAGE;
-        if (taken == 0)
-            break;
-    }
-    if (i >= argc)
-        return usage_error("no command given", NULL);
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ||
-        strcmp(argv[i], "help") == 0) {
-        fputs(usage_text, stdout);
-        return CLI_EXIT_OK;
-    }
-    if (strcmp(argv[i], "--version") == 0) {
-        printf("kservice %s (libkservice %s)\n", KSVC_VERSION_STRING,
-               ksvc_version_string());
-        return CLI_EXIT_OK;
-    }
-    /* wsl.exe spells a rollback "--update --rollback". */
-    if (strcmp(argv[i], "--update") == 0) {
-        if (i + 1 < argc && strcmp(argv[i + 1], "--rollback") == 0)
-            return cmd_rollback(&cli, argc - i - 2, argv + i + 2);
-        return usage_error("--update goes with --rollback here; to update, "
-                           "use 'kservice update FILE'",
-                           NULL);
-    }
-    run = find_command(argv[i]);
-    if (run == NULL)
-        return usage_error("unknown command", argv[i]);
-    return run(&cli, argc - i - 1, argv + i + 1);
+    if (status >= 0)
+        return status;
+    return cli.command->run(&cli);
 }

@@ -356,7 +356,7 @@ typedef enum ksvc_slot_class {
  */
 KSVC_API const char *ksvc_slot_class_name(ksvc_slot_class cls);
 
-/** What ksvc_status() says of one slot. */
+/** What ksvc_status_get() says of one slot. */
 typedef struct ksvc_slot_status {
     int present;  /**< a regular file has the slot's name */
     int recorded; /**< the registry records a version for it */
@@ -375,7 +375,7 @@ typedef struct ksvc_slot_status {
  * such a slot is intact without being read; any other slot is hashed). */
 #define KSVC_STATUS_VERIFY 0x1u
 
-/** The answer of ksvc_status(). */
+/** The answer of ksvc_status_get(). */
 typedef struct ksvc_status {
     unsigned version;          /**< #KSVC_STATUS_VERSION */
     unsigned flags;            /**< in: #KSVC_STATUS_VERIFY */

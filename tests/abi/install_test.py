@@ -3,20 +3,27 @@
 
 usage: install_test.py --meson MESON --builddir BUILD --prefix PREFIX
                        --libdir LIBDIR --mandir MANDIR --includedir INCDIR
-                       --bindir BINDIR --pkg-config PKGCONFIG
+                       --bindir BINDIR --datadir DATADIR --pkg-config PKGCONFIG
                        --consumer CONSUMER_C --cc CC... --cxx CXX...
 
 1. `meson install --destdir` puts everything under a temporary folder;
    the headers, the shared and static libraries, libkservice.pc, the man
-   page and the kservice command must be there.
-2. consumer.c is copied out of the source tree and built three ways with
-   nothing but `pkg-config --cflags --libs libkservice` (PKG_CONFIG_PATH and
-   PKG_CONFIG_SYSROOT_DIR point into the DESTDIR): as C against the shared
-   library, as C++ against the shared library (the headers' extern "C"),
-   and as C against the static library with `pkg-config --static`.
-3. Each program runs on a fresh simulated machine and must succeed; the
-   shared ones must load the installed libkservice.so.1, the static one
-   must not need it at all.
+   page, the kservice command and the status JSON Schema must be there.
+2. libkservice.pc (made by Meson's pkgconfig module) gives -DKSVC_STATIC
+   and the static archive's own needs (-pthread, libcrypto) with --static
+   only.
+3. consumer.c is copied out of the source tree and built four ways with
+   nothing but `pkg-config [--static] --cflags --libs libkservice`
+   (PKG_CONFIG_PATH and PKG_CONFIG_SYSROOT_DIR point into the DESTDIR): as
+   C and as C++ (the headers' extern "C") against the shared library; as C
+   with `pkg-config --static` and the archive chosen by -Wl,-Bstatic; and
+   as a fully static C program (`cc -static`, which needs every flag of
+   Libs.private and Requires.private).
+4. Each program runs the worked example (A, B, rollback, C) on a fresh
+   simulated machine, with kernel images that the installed
+   `kservice make-kernel` writes, and must succeed; `ldd` must show the
+   installed libkservice.so.1 for the shared ones and no libkservice for
+   the static ones.
 """
 
 import argparse
@@ -42,17 +49,35 @@ def under(destdir, path):
     return os.path.join(destdir, path.lstrip("/"))
 
 
-def needed_libraries(program):
-    out = subprocess.run(["readelf", "-d", program], stdout=subprocess.PIPE,
-                         universal_newlines=True, check=True).stdout
-    return [line.split("[", 1)[1].rstrip("]").strip()
-            for line in out.splitlines() if "(NEEDED)" in line]
+def loaded_libraries(program, env):
+    """What `ldd` says the program loads: the resolved path of each shared
+    library, or [] for a static executable."""
+    done = subprocess.run(["ldd", program], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, universal_newlines=True,
+                          env=env)
+    if "not a dynamic executable" in done.stdout:
+        return []
+    if done.returncode != 0:
+        raise SystemExit("FAIL: ldd %s: %s" % (program, done.stdout))
+    return [line.strip() for line in done.stdout.splitlines() if line.strip()]
+
+
+def check_pc_file(static_flags, shared_flags, destdir, has_libcrypto):
+    """--static alone adds -DKSVC_STATIC, -pthread and libcrypto's flags."""
+    if not any(flag.startswith("-I" + destdir) for flag in shared_flags):
+        raise SystemExit("FAIL: pkg-config --cflags does not point into the install")
+    if "-DKSVC_STATIC" in shared_flags or "-DKSVC_STATIC" not in static_flags:
+        raise SystemExit("FAIL: -DKSVC_STATIC must come with --static only")
+    if "-pthread" in shared_flags or "-pthread" not in static_flags:
+        raise SystemExit("FAIL: -pthread must be in Libs.private (static only)")
+    if has_libcrypto and ("-lcrypto" in shared_flags or "-lcrypto" not in static_flags):
+        raise SystemExit("FAIL: libcrypto must be in Requires.private (static only)")
 
 
 def main(argv):
     parser = argparse.ArgumentParser()
     for option in ("--meson", "--builddir", "--prefix", "--libdir", "--mandir",
-                   "--includedir", "--bindir", "--pkg-config"):
+                   "--includedir", "--bindir", "--datadir", "--pkg-config"):
         parser.add_argument(option, required=True)
     parser.add_argument("--cc", nargs="+", required=True)
     parser.add_argument("--cxx", nargs="+", required=True)
@@ -78,6 +103,8 @@ def main(argv):
             os.path.join(libdir, "pkgconfig", "libkservice.pc"),
             os.path.join(under(destdir, prefixed(args.mandir)), "man1", "kservice.1"),
             os.path.join(under(destdir, prefixed(args.bindir)), "kservice"),
+            os.path.join(under(destdir, prefixed(args.datadir)), "libkservice",
+                         "kservice-status.schema.json"),
         ]
         missing = [path for path in expected if not os.path.exists(path)]
         if missing:
@@ -101,47 +128,57 @@ def main(argv):
                            env=env).split()
         static_flags = run([args.pkg_config, "--static", "--cflags", "--libs",
                             "libkservice"], env=env).split()
-        if not any(flag.startswith("-I" + destdir) for flag in shared_flags):
-            raise SystemExit("FAIL: pkg-config --cflags does not point into the install")
-        if "-DKSVC_STATIC" in shared_flags or "-DKSVC_STATIC" not in static_flags:
-            raise SystemExit("FAIL: -DKSVC_STATIC must come with --static only")
+        check_pc_file(static_flags, shared_flags, destdir,
+                      subprocess.run([args.pkg_config, "--exists", "libcrypto"],
+                                     env=env).returncode == 0)
 
         strict = ["-Wall", "-Wextra", "-Werror", "-pedantic"]
-        programs = {
-            "consumer-c": args.cc + ["-std=c99"] + strict + [source, "-o"],
-            "consumer-c++": args.cxx + ["-std=c++11"] + strict + ["-x", "c++", source,
-                                                                  "-x", "none", "-o"],
-        }
-        for name, command in programs.items():
-            run(command + [os.path.join(outside, name)] + shared_flags, cwd=outside)
-        # Static: the same flags from --static, with the archive chosen over
-        # the shared library by the linker's -Bstatic.
+        c_command = args.cc + ["-std=c99"] + strict + [source, "-o"]
+        # Static, as a user mixing link modes writes it: the archive chosen
+        # over the shared library by -Bstatic, the system's libraries shared.
         static_link = []
         for flag in static_flags:
             static_link += (["-Wl,-Bstatic", flag, "-Wl,-Bdynamic"]
                             if flag == "-lkservice" else [flag])
-        run(args.cc + ["-std=c99"] + strict + [source, "-o",
-                                               os.path.join(outside, "consumer-static")]
-            + static_link, cwd=outside)
+        programs = {
+            "consumer-c": c_command + ["consumer-c"] + shared_flags,
+            "consumer-c++": args.cxx + ["-std=c++11"] + strict + [
+                "-x", "c++", source, "-x", "none", "-o", "consumer-c++"] + shared_flags,
+            "consumer-static": c_command + ["consumer-static"] + static_link,
+            # Fully static: fails to link unless Libs.private and
+            # Requires.private name everything the archive needs.
+            "consumer-all-static": c_command + ["consumer-all-static", "-static"]
+            + static_flags,
+        }
+        for name, command in programs.items():
+            run(command, cwd=outside)
 
         run_env = dict(env)
         run_env["LD_LIBRARY_PATH"] = libdir
-        for name in ("consumer-c", "consumer-c++", "consumer-static"):
+        # The images of the worked example, from the installed tool.
+        kservice = os.path.join(under(destdir, prefixed(args.bindir)), "kservice")
+        images = []
+        for version in ("5.15.104.1", "5.15.121.1", "5.15.133.1"):
+            images.append(os.path.join(outside, version + ".img"))
+            run([kservice, "make-kernel", version, images[-1]], env=run_env)
+        for name in programs:
             program = os.path.join(outside, name)
-            needed = needed_libraries(program)
-            if name == "consumer-static":
-                if any(lib.startswith("libkservice") for lib in needed):
-                    raise SystemExit("FAIL: %s needs %s" % (name, needed))
-                environment = env
-            else:
-                if "libkservice.so.1" not in needed:
-                    raise SystemExit("FAIL: %s does not need libkservice.so.1: %s"
-                                     % (name, needed))
-                environment = run_env
-            out = run([program, os.path.join(work, "machine-" + name)], env=environment)
-            if "no kernel yet" not in out:
+            loaded = loaded_libraries(program, run_env)
+            ours = [lib for lib in loaded if "libkservice" in lib]
+            if "static" in name:
+                if ours:
+                    raise SystemExit("FAIL: %s loads %s" % (name, ours))
+            elif not any(lib.startswith("libkservice.so.1 => " + libdir)
+                         for lib in ours):
+                raise SystemExit("FAIL: %s does not load the installed "
+                                 "libkservice.so.1: %s" % (name, loaded))
+            out = run([program, os.path.join(work, "machine-" + name)] + images,
+                      env=run_env)
+            if "no kernel yet" not in out or \
+                    "worked example: kernel 5.15.133.1, kernel.rollback 5.15.104.1, " \
+                    "5.15.121.1 refused" not in out:
                 raise SystemExit("FAIL: %s printed the wrong text" % name)
-        print("out-of-tree programs built with pkg-config and ran: C, C++, static")
+        print("out-of-tree programs built with pkg-config and ran: %s" % ", ".join(programs))
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

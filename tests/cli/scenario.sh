@@ -12,7 +12,6 @@ KSERVICE=${1:?usage: scenario.sh KSERVICE PYTHON3}
 PYTHON=${2:?usage: scenario.sh KSERVICE PYTHON3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REGHAND=$HERE/reghand.py
-FAKE_KERNEL=$HERE/../../examples/kservice/fake-kernel.sh
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kservice-cli.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT INT TERM
@@ -32,43 +31,30 @@ MSG_PRECHECK='This update only applies to machines with the Windows Subsystem fo
 MSG_RESTART='The change takes effect when the Linux of this machine restarts: the running instance keeps its kernel until you save your work and run wsl --shutdown.'
 MSG_ROLLBACK_STATE='The WSL 2 kernel is in the rollback state and is using a previous kernel version.'
 
-STEP=""
-step() {
-    STEP=$*
-    printf '# %s\n' "$STEP"
-}
-
-fail() {
-    printf 'FAIL [%s]: %s\n' "$STEP" "$*" >&2
-    printf -- '--- stdout of the last kservice run:\n' >&2
-    cat "$OUT" >&2 2>/dev/null || true
-    printf -- '--- stderr of the last kservice run:\n' >&2
-    cat "$ERR" >&2 2>/dev/null || true
-    exit 1
-}
+. "$HERE/common.sh"
 
 # expect STATUS [ARGS...]: run kservice on ROOT, demand the exit status.
+# Every JSON report (status/verify --json) must follow the published schema.
+SCHEMA=$HERE/../../doc/kservice-status.schema.json
+JSON_CHECKED=0
 expect() {
     want=$1
     shift
-    set +e
-    "$KSERVICE" --root "$ROOT" "$@" >"$OUT" 2>"$ERR"
-    got=$?
-    set -e
-    [ "$got" -eq "$want" ] ||
-        fail "kservice $*: exit status $got, expected $want"
+    run_kservice "$want" --root "$ROOT" "$@"
+    case " $* " in
+    *" --json "*)
+        if [ -s "$OUT" ]; then
+            "$PYTHON" "$HERE/status_schema.py" "$SCHEMA" "$OUT" ||
+                fail "kservice $*: the JSON does not follow $SCHEMA"
+            JSON_CHECKED=$((JSON_CHECKED + 1))
+        fi
+        ;;
+    esac
 }
 
 # The same, with no --root (for the usage checks).
 expect_bare() {
-    want=$1
-    shift
-    set +e
-    "$KSERVICE" "$@" >"$OUT" 2>"$ERR"
-    got=$?
-    set -e
-    [ "$got" -eq "$want" ] ||
-        fail "kservice $*: exit status $got, expected $want"
+    run_kservice "$@"
 }
 
 stdout_has() {
@@ -77,15 +63,6 @@ stdout_has() {
 
 stdout_lacks() {
     if grep -qF -- "$1" "$OUT"; then fail "stdout has: $1"; fi
-}
-
-# A whole line of stdout / stderr, exactly.
-stdout_line() {
-    grep -qxF -- "$1" "$OUT" || fail "stdout lacks the line: $1"
-}
-
-stderr_line() {
-    grep -qxF -- "$1" "$ERR" || fail "stderr lacks the line: $1"
 }
 
 stdout_is() {
@@ -184,7 +161,8 @@ refused() {
 
 # A stand-in x64 kernel image whose header names its version.
 make_kernel() {
-    sh "$FAKE_KERNEL" "$1" "$WORK/$1" "${2:-x64}"
+    "$KSERVICE" make-kernel "$1" "$WORK/$1" --arch "${2:-x64}" >/dev/null ||
+        fail "kservice make-kernel $*"
 }
 
 for v in $A $B $C; do
@@ -210,7 +188,8 @@ expect 2 init-mock --os-build 19045.x
 
 step "a machine that does not exist"
 expect 1 status
-stderr_line 'kservice: no such file, key or value'
+stderr_line "kservice: no simulated machine at $ROOT: no such file, key or value"
+stderr_line "kservice: make one with 'kservice --root $ROOT init-mock'"
 
 # ---------------------------------------------------------------------------
 step "init-mock makes a simulated machine"
@@ -578,4 +557,5 @@ reg_is KernelVersion "\"$C\""
 refused 9 install "$WORK/$A" --allow-downgrade
 stderr_line 'kservice: the kernel image is built for another processor architecture'
 
-echo "PASS: kservice CLI scenario"
+[ "$JSON_CHECKED" -gt 0 ] || fail "no JSON report was checked against the schema"
+echo "PASS: kservice CLI scenario ($JSON_CHECKED JSON reports follow the schema)"

@@ -9,7 +9,8 @@
 # BUILD_DIR is set up from scratch: a mingw-w64 cross build (no cmocka
 # needed), the MSIs, and the prefix BUILD_DIR/wineprefix (tests/wine/
 # prefix.sh).  Kernels A < B < C < D are stand-in x64 bzImages made by
-# examples/kservice/fake-kernel.sh; E is an empty file.
+# the image writer of `kservice make-kernel` (kservice-make-kernel, built
+# for this machine); E is an empty file.
 #
 #  0. fresh machine without WSL: msiexec /i A.msi fails and writes nothing
 #     (no lxss folder, no Lxss key, no registration, nothing staged)
@@ -101,11 +102,11 @@ say "kernels and MSIs in $work"
 # image header); no two versions have equal bytes.
 for k in A B C D; do
     eval "version=\$$k"
-    sh examples/kservice/fake-kernel.sh "$version" "$work/$k.kernel" x64
+    "$build/examples/kservice/kservice-make-kernel" "$version" "$work/$k.kernel" x64
 done
 : >"$work/E.kernel"
 cp "$work/D.kernel" "$work/F.kernel"     # names D's version, not F's
-sh examples/kservice/fake-kernel.sh "$G" "$work/G.kernel" arm64
+"$build/examples/kservice/kservice-make-kernel" "$G" "$work/G.kernel" arm64
 for k in A B C D E F G; do
     eval "version=\$$k"
     sh examples/msi/build-msi "$build" "$work/$k.kernel" "$version" "$work/$k.msi"

@@ -74,9 +74,13 @@ expect_slot() {
     printf '%s: kernel %s (byte for byte)\n' "$1" "$2"
 }
 
-# A stand-in x64 kernel image (bzImage header) naming its version.
+# A stand-in x64 kernel image (bzImage header) naming its version, written
+# by kservice.exe make-kernel into C:\payloads.
 make_kernel() {
-    sh "$HERE/../../examples/kservice/fake-kernel.sh" "$1" "$PAYLOADS/$1" x64
+    timeout "$WINE_TIMEOUT" wine "$KSERVICE" make-kernel "$1" \
+        "C:\\payloads\\$1" --arch x64 >/dev/null 2>&1 ||
+        fail "kservice.exe make-kernel $1 failed"
+    [ -s "$PAYLOADS/$1" ] || fail "kservice.exe make-kernel wrote no $PAYLOADS/$1"
 }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kservice-wine-example.XXXXXX")
