@@ -599,6 +599,50 @@ static void wsl_exe_rollback_then_install_at_once(void **state)
                            KSVC_E_BAD_VERSION);
 }
 
+/* wsl.exe writes RollbackKernel with the text of KernelVersion, which
+ * another installer may have written without the suffix the image names:
+ * still the same version. */
+static void wsl_exe_rollback_short_version(void **state)
+{
+    fixture *f = *state;
+    ksvc_status s;
+
+    install_a_then_b(f);
+    set_sz(f, "RollbackKernel", "5.15.90.1");
+    test_machine_set_elevated(f->m, 0);
+    s = get_status(f, 0);
+    assert_true(s.kernel_holds_bad);
+    assert_false(s.rollback_holds_bad);
+    assert_boots(f, "kernel.rollback");
+    test_machine_set_elevated(f->m, 1);
+    reopen(f);
+    assert_install_refused(f, f->img_b, 0, KSVC_E_BAD_VERSION);
+    install_ok(f, f->img_c);
+    assert_slot_is(f, "kernel.rollback", f->img_a);
+    assert_install_refused(f, f->img_b, KSVC_INSTALL_ALLOW_DOWNGRADE,
+                           KSVC_E_BAD_VERSION);
+}
+
+/* The page's manual revert after wsl.exe's rollback was recorded: the
+ * same as after the library's own (DESIGN.md, "The open world"). */
+static void wsl_exe_rollback_then_manual_revert(void **state)
+{
+    fixture *f = *state;
+
+    install_a_then_b(f);
+    set_sz(f, "RollbackKernel", B);
+    reopen(f);
+    assert_true(stored_bad(f, B));
+    assert_int_equal(test_machine_delete_value_by_hand(f->m,
+                                                       "RollbackKernel"),
+                     0);
+    reopen(f);
+    assert_false(stored_bad(f, B));
+    assert_boots(f, "kernel");
+    assert_slot_is(f, "kernel", f->img_b);
+    assert_slot_is(f, "kernel.rollback", f->img_a);
+}
+
 /* ---- 2. install over a damaged kernel ---- */
 
 static void install_over_damaged_kernel_keeps_rollback(void **state)
@@ -1162,6 +1206,136 @@ static void bad_version_copied_back_by_hand(void **state)
     assert_boots(f, "kernel");
 }
 
+/* Another installer puts a bad version back, file and KernelVersion, as
+ * the old MSI of B would.  That is not the page's manual revert (which
+ * deletes RollbackKernel while `kernel` still holds the version rolled
+ * back from): B stays bad and is never booted. */
+static void other_installer_puts_bad_version_back(void **state)
+{
+    fixture *f = *state;
+    char path[4096];
+    ksvc_status s;
+    int unmarked;
+
+    install_a_then_b(f);
+    assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
+    install_ok(f, f->img_c);
+    copy_by_hand(f, f->img_b, "kernel");
+    set_sz(f, "KernelVersion", B);
+    reopen(f);
+    unmarked = !stored_bad(f, B);
+    /* ksvc__apply_manual_revert (src/state.c) takes "not rolled back and
+     * KernelVersion is bad" for a manual revert; KernelVersion is now
+     * another installer's (KServiceKernelRecordVersion says C). */
+    BUG_LEAD_IF(unmarked, "another installer wrote B's file and "
+                          "KernelVersion=B after A->B->rollback->C: the "
+                          "administrator's open took it for a manual revert, "
+                          "unmarked B and boots it");
+    ASSERT_REFUSED(f, KSVC_E_BAD_VERSION,
+                   ksvc_boot_path(f->ctx, path, sizeof path));
+    s = get_status(f, 0);
+    assert_true(s.kernel_holds_bad);
+    assert_int_equal(ksvc_repair(f->ctx), KSVC_OK);
+    assert_slot_is(f, "kernel", f->img_a);
+    assert_true(stored_bad(f, B));
+    assert_boots(f, "kernel");
+}
+
+/* While rolled back, the page's copy of kernel.rollback to kernel and then
+ * its manual revert: `kernel` holds A, so deleting RollbackKernel boots A
+ * from `kernel`; B, which nothing boots, stays bad. */
+static void copy_remedy_then_manual_revert(void **state)
+{
+    fixture *f = *state;
+    int unmarked;
+
+    install_a_then_b(f);
+    assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
+    copy_slot_by_hand(f, "kernel.rollback", "kernel");
+    assert_int_equal(test_machine_delete_value_by_hand(f->m,
+                                                       "RollbackKernel"),
+                     0);
+    reopen(f);
+    assert_value(f, "KernelVersion", A);
+    assert_slot_is(f, "kernel", f->img_a);
+    assert_boots(f, "kernel");
+    unmarked = !stored_bad(f, B);
+    /* The manual revert is judged on the record (KernelVersion = B), not
+     * on what `kernel` holds (A). */
+    BUG_LEAD_IF(unmarked, "kernel.rollback (A) copied to kernel, then "
+                          "RollbackKernel deleted: B was unmarked although "
+                          "nothing boots it");
+    assert_install_refused(f, f->img_b, 0, KSVC_E_BAD_VERSION);
+}
+
+/* The same copy adopted first (an administrator's open in between), then
+ * the revert: B stays bad. */
+static void copy_remedy_adopted_then_manual_revert(void **state)
+{
+    fixture *f = *state;
+
+    install_a_then_b(f);
+    assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
+    copy_slot_by_hand(f, "kernel.rollback", "kernel");
+    reopen(f);
+    assert_value(f, "KernelVersion", A);
+    assert_boots(f, "kernel.rollback");
+    assert_int_equal(test_machine_delete_value_by_hand(f->m,
+                                                       "RollbackKernel"),
+                     0);
+    reopen(f);
+    assert_true(stored_bad(f, B));
+    assert_boots(f, "kernel");
+    assert_install_refused(f, f->img_b, 0, KSVC_E_BAD_VERSION);
+}
+
+/* A kernel for another architecture copied in by hand is damaged, never
+ * booted, and repaired from kernel.rollback. */
+static void wrong_arch_copy_is_damaged(void **state)
+{
+    fixture *f = *state;
+    char arm[1024], path[4096];
+    ksvc_context *ro;
+    ksvc_status s;
+
+    install_a_then_b(f);
+    snprintf(arm, sizeof arm, "%s/arm.img", test_machine_scratch(f->m));
+    assert_int_equal(kimage_write(arm, KSVC_ARCH_ARM64, C, 9, 7000), 0);
+    copy_by_hand(f, arm, "kernel");
+    s = peek_status(f, &ro);
+    assert_slot_class(s.kernel_class, KSVC_SLOT_CLASS_DAMAGED);
+    assert_problem(&s, "damaged");
+    assert_int_equal(ksvc_boot_path(ro, path, sizeof path), KSVC_E_DAMAGED);
+    ksvc_close(ro);
+    reopen(f); /* nothing to record */
+    assert_value(f, "KernelVersion", B);
+    assert_int_equal(ksvc_repair(f->ctx), KSVC_OK);
+    assert_result(f, KSVC_OPERATION_REPAIR, KSVC_OK, 1,
+                  KSVC_MOVED_RESTORED | KSVC_MOVED_KERNEL_REPLACED, "");
+    assert_slot_is(f, "kernel", f->img_a);
+    assert_value(f, "KernelVersion", A);
+    assert_boots(f, "kernel");
+}
+
+/* A damaged rollback kernel is replaced by the next install. */
+static void install_over_damaged_rollback(void **state)
+{
+    fixture *f = *state;
+    ksvc_status s;
+
+    install_a_then_b(f);
+    test_machine_corrupt_file_by_hand(f->m, "kernel.rollback");
+    ASSERT_REFUSED(f, KSVC_E_DAMAGED, ksvc_rollback(f->ctx));
+    install_ok(f, f->img_c);
+    assert_result(f, KSVC_OPERATION_INSTALL, KSVC_OK, 1,
+                  KSVC_MOVED_KERNEL_REPLACED | KSVC_MOVED_KERNEL_TO_ROLLBACK,
+                  "");
+    assert_slot_is(f, "kernel", f->img_c);
+    assert_slot_is(f, "kernel.rollback", f->img_b);
+    s = get_status(f, KSVC_STATUS_VERIFY);
+    assert_int_equal(s.problem_count, 0);
+}
+
 /* ---- 10. versions that differ only after the dash ---- */
 
 static void debian_versions_are_distinct(void **state)
@@ -1207,7 +1381,11 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(wsl_exe_rollback_then_msi),
         T(wsl_exe_rollback_then_install_at_once),
+        T(wsl_exe_rollback_short_version),
+        T(wsl_exe_rollback_then_manual_revert),
         T(install_over_damaged_kernel_keeps_rollback),
+        T(install_over_damaged_rollback),
+        T(wrong_arch_copy_is_damaged),
         T(msi_extracted_kernel_is_adopted),
         T(msi_extracted_kernel_then_install),
         T(refusal_records_nothing_of_a_foreign_kernel),
@@ -1227,6 +1405,9 @@ int main(void)
         T(force_reinstall_keeps_rollback),
         T(manual_revert_after_library_rollback),
         T(bad_version_copied_back_by_hand),
+        T(other_installer_puts_bad_version_back),
+        T(copy_remedy_then_manual_revert),
+        T(copy_remedy_adopted_then_manual_revert),
         T(debian_versions_are_distinct),
     };
 #undef T
