@@ -300,6 +300,14 @@ static int stored_bad(fixture *f, const char *version)
     return 0;
 }
 
+/* The public page's manual revert: delete RollbackKernel with regedit. */
+static void revert_by_hand(fixture *f)
+{
+    assert_int_equal(test_machine_delete_value_by_hand(f->m,
+                                                       "RollbackKernel"),
+                     0);
+}
+
 /* ---- what the library says ---- */
 
 static ksvc_status get_status(fixture *f, unsigned flags)
@@ -633,9 +641,7 @@ static void wsl_exe_rollback_then_manual_revert(void **state)
     set_sz(f, "RollbackKernel", B);
     reopen(f);
     assert_true(stored_bad(f, B));
-    assert_int_equal(test_machine_delete_value_by_hand(f->m,
-                                                       "RollbackKernel"),
-                     0);
+    revert_by_hand(f);
     reopen(f);
     assert_false(stored_bad(f, B));
     assert_boots(f, "kernel");
@@ -1146,9 +1152,7 @@ static void manual_revert_after_library_rollback(void **state)
     assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
     assert_result(f, KSVC_OPERATION_ROLLBACK, KSVC_OK, 1, 0, B);
     assert_true(stored_bad(f, B));
-    assert_int_equal(test_machine_delete_value_by_hand(f->m,
-                                                       "RollbackKernel"),
-                     0);
+    revert_by_hand(f);
     /* Everyone boots B at once; the administrator's open records it. */
     test_machine_set_elevated(f->m, 0);
     s = get_status(f, 0);
@@ -1252,9 +1256,7 @@ static void copy_remedy_then_manual_revert(void **state)
     install_a_then_b(f);
     assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
     copy_slot_by_hand(f, "kernel.rollback", "kernel");
-    assert_int_equal(test_machine_delete_value_by_hand(f->m,
-                                                       "RollbackKernel"),
-                     0);
+    revert_by_hand(f);
     reopen(f);
     assert_value(f, "KernelVersion", A);
     assert_slot_is(f, "kernel", f->img_a);
@@ -1280,9 +1282,7 @@ static void copy_remedy_adopted_then_manual_revert(void **state)
     reopen(f);
     assert_value(f, "KernelVersion", A);
     assert_boots(f, "kernel.rollback");
-    assert_int_equal(test_machine_delete_value_by_hand(f->m,
-                                                       "RollbackKernel"),
-                     0);
+    revert_by_hand(f);
     reopen(f);
     assert_true(stored_bad(f, B));
     assert_boots(f, "kernel");
