@@ -1087,6 +1087,92 @@ static void hand_edit_rollback_flag_dword(void **state)
     assert_slot_is(f, "kernel.rollback", f->img_a);
 }
 
+static void hand_edit_kernel_version_deleted(void **state)
+{
+    fixture *f = *state;
+    ksvc_context *ro;
+    ksvc_status s;
+
+    install_a_then_b(f);
+    assert_int_equal(test_machine_delete_value_by_hand(f->m,
+                                                       "KernelVersion"),
+                     0);
+    s = peek_status(f, &ro);
+    assert_string_equal(s.kernel_holds, B);
+    assert_no_damage(&s);
+    assert_boots_on(ro, f, "kernel");
+    ksvc_close(ro);
+    reopen(f);
+    assert_value(f, "KernelVersion", B);
+    s = get_status(f, KSVC_STATUS_VERIFY);
+    assert_slot_class(s.kernel_class, KSVC_SLOT_CLASS_VERIFIED);
+    assert_int_equal(s.problem_count, 0);
+}
+
+static void hand_edit_rollback_version_banana(void **state)
+{
+    fixture *f = *state;
+    ksvc_context *ro;
+    ksvc_status s;
+
+    install_a_then_b(f);
+    set_sz(f, "KServiceRollbackVersion", "banana");
+    s = peek_status(f, &ro);
+    assert_problem(&s, "KServiceRollbackVersion");
+    assert_string_equal(s.rollback_holds, A);
+    assert_no_damage(&s);
+    ksvc_close(ro);
+    reopen(f);
+    assert_value(f, "KServiceRollbackVersion", A);
+    s = get_status(f, KSVC_STATUS_VERIFY);
+    assert_slot_class(s.rollback_class, KSVC_SLOT_CLASS_VERIFIED);
+    assert_int_equal(s.problem_count, 0);
+    assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
+    assert_boots(f, "kernel.rollback");
+}
+
+/* A size that does not parse: status names it; the checksum still
+ * verifies the kernel, which boots, and the next change rewrites it. */
+static void hand_edit_kernel_size_not_a_number(void **state)
+{
+    fixture *f = *state;
+    ksvc_context *ro;
+    ksvc_status s;
+    char size[64];
+
+    install_a_then_b(f);
+    set_sz(f, "KServiceKernelSize", "many bytes");
+    s = peek_status(f, &ro);
+    assert_problem(&s, "KServiceKernelSize");
+    assert_string_equal(s.kernel_holds, B);
+    assert_no_damage(&s);
+    assert_boots_on(ro, f, "kernel");
+    ksvc_close(ro);
+    install_ok(f, f->img_c);
+    assert_non_null(value_sz(f, "KServiceKernelSize", size, sizeof size));
+    assert_string_equal(size, "8000");
+    s = get_status(f, KSVC_STATUS_VERIFY);
+    assert_int_equal(s.problem_count, 0);
+}
+
+/* The bad list stored as a plain string: unreadable, every change
+ * refused; status still runs. */
+static void hand_edit_bad_list_wrong_type(void **state)
+{
+    fixture *f = *state;
+    ksvc_context *ro;
+    ksvc_status s;
+
+    install_a_then_b(f);
+    set_sz(f, "KServiceBadVersions", B);
+    s = peek_status(f, &ro);
+    assert_problem(&s, "KServiceBadVersions");
+    ksvc_close(ro);
+    assert_install_refused(f, f->img_c, 0, KSVC_E_BAD_VALUE);
+    ASSERT_REFUSED(f, KSVC_E_BAD_VALUE, ksvc_rollback(f->ctx));
+    assert_non_null(strstr(ksvc_error_detail(f->ctx), "KServiceBadVersions"));
+}
+
 /* ---- 8. both slots hold one version ---- */
 
 static void both_slots_one_version_by_copy(void **state)
@@ -1375,6 +1461,105 @@ static void debian_versions_are_distinct(void **state)
     assert_install_refused(f, v58, 0, KSVC_E_BAD_VERSION);
 }
 
+/* ---- 11. what each call says it did ---- */
+
+/* A read-only context sees everything and changes nothing. */
+static void read_only_context_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    ksvc_context *ro, *admin;
+    char *before, *after;
+
+    install_a_then_b(f);
+    set_sz(f, "RollbackKernel", B);
+    copy_slot_by_hand(f, "kernel", "kernel.rollback"); /* foreign B */
+    before = test_machine_snapshot(f->m);
+    ro = open_ctx(f->p, KSVC_OPEN_READ_ONLY);
+    admin = f->ctx;
+    f->ctx = ro;
+    ASSERT_REFUSED(f, KSVC_E_READ_ONLY, install(f, f->img_c, 0));
+    ASSERT_REFUSED(f, KSVC_E_READ_ONLY, ksvc_rollback(ro));
+    ASSERT_REFUSED(f, KSVC_E_READ_ONLY, ksvc_revert_rollback(ro));
+    ASSERT_REFUSED(f, KSVC_E_READ_ONLY, ksvc_repair(ro));
+    ASSERT_REFUSED(f, KSVC_E_READ_ONLY, ksvc_record_boot(ro));
+    f->ctx = admin;
+    ksvc_close(ro);
+    after = test_machine_snapshot(f->m);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
+/* Each changing call's result: operation, error, changed, moved, the
+ * versions marked and unmarked, before and after. */
+static void results_of_each_operation(void **state)
+{
+    fixture *f = *state;
+    ksvc_result r;
+
+    install_ok(f, f->img_a);
+    r = last_result(f);
+    assert_result(f, KSVC_OPERATION_INSTALL, KSVC_OK, 1,
+                  KSVC_MOVED_KERNEL_REPLACED, "");
+    assert_string_equal(r.kernel_before, "");
+    assert_string_equal(r.kernel_after, A);
+    install_ok(f, f->img_b);
+    r = last_result(f);
+    assert_int_equal(r.moved,
+                     KSVC_MOVED_KERNEL_REPLACED | KSVC_MOVED_KERNEL_TO_ROLLBACK);
+    assert_string_equal(r.kernel_before, A);
+    assert_string_equal(r.kernel_after, B);
+    assert_string_equal(r.rollback_before, "");
+    assert_string_equal(r.rollback_after, A);
+
+    assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
+    r = last_result(f);
+    assert_result(f, KSVC_OPERATION_ROLLBACK, KSVC_OK, 1, 0, B);
+    assert_false(r.rolled_back_before);
+    assert_true(r.rolled_back_after);
+    ASSERT_REFUSED(f, KSVC_E_ROLLED_BACK, ksvc_rollback(f->ctx));
+    assert_result(f, KSVC_OPERATION_ROLLBACK, KSVC_E_ROLLED_BACK, 0, 0, "");
+
+    assert_int_equal(ksvc_revert_rollback(f->ctx), KSVC_OK);
+    r = last_result(f);
+    assert_result(f, KSVC_OPERATION_REVERT, KSVC_OK, 1, 0, "");
+    assert_string_equal(r.unmarked_bad, B);
+    assert_true(r.rolled_back_before);
+    assert_false(r.rolled_back_after);
+    ASSERT_REFUSED(f, KSVC_E_NOT_ROLLED_BACK, ksvc_revert_rollback(f->ctx));
+    assert_result(f, KSVC_OPERATION_REVERT, KSVC_E_NOT_ROLLED_BACK, 0, 0, "");
+
+    /* The check on a version alone, and on a payload. */
+    assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
+    ASSERT_REFUSED(f, KSVC_E_BAD_VERSION,
+                   ksvc_install_check(f->ctx, NULL, B, NULL));
+    assert_result(f, KSVC_OPERATION_INSTALL_CHECK, KSVC_E_BAD_VERSION, 0, 0,
+                  "");
+    assert_int_equal(ksvc_install_check(f->ctx, NULL, C, NULL), KSVC_OK);
+    assert_result(f, KSVC_OPERATION_INSTALL_CHECK, KSVC_OK, 0, 0, "");
+}
+
+/* record_boot is a changing call too: its result describes it. */
+static void record_boot_result(void **state)
+{
+    fixture *f = *state;
+    ksvc_result r;
+    ksvc_status s;
+
+    install_a_then_b(f);
+    assert_true(get_status(f, 0).restart_required);
+    assert_int_equal(ksvc_record_boot(f->ctx), KSVC_OK);
+    s = get_status(f, 0);
+    assert_false(s.restart_required);
+    r = last_result(f);
+    BUG_LEAD_IF(r.operation != KSVC_OPERATION_RECORD_BOOT,
+                "ksvc_record_boot leaves ksvc_last_result describing the "
+                "call before it (operation stays INSTALL)");
+    assert_int_equal(r.error, KSVC_OK);
+    assert_int_equal(r.changed, 1);
+    assert_int_equal(r.moved, 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1400,6 +1585,10 @@ int main(void)
         T(hand_edit_sha_not_hex),
         T(hand_edit_bad_list_unreadable),
         T(hand_edit_rollback_flag_dword),
+        T(hand_edit_kernel_version_deleted),
+        T(hand_edit_rollback_version_banana),
+        T(hand_edit_kernel_size_not_a_number),
+        T(hand_edit_bad_list_wrong_type),
         T(both_slots_one_version_by_copy),
         T(both_slots_one_version_by_repair),
         T(force_reinstall_keeps_rollback),
@@ -1409,6 +1598,9 @@ int main(void)
         T(copy_remedy_then_manual_revert),
         T(copy_remedy_adopted_then_manual_revert),
         T(debian_versions_are_distinct),
+        T(read_only_context_changes_nothing),
+        T(results_of_each_operation),
+        T(record_boot_result),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
