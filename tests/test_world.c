@@ -1170,6 +1170,39 @@ static void hand_edit_bad_list_unreadable(void **state)
     assert_non_null(strstr(ksvc_error_detail(f->ctx), "KServiceBadVersions"));
 }
 
+/* The calls of the launcher write the state too (the booted checksum, the
+ * trial): with the bad list unreadable they must not rewrite it, or the
+ * versions it lists are forgotten. */
+static void hand_edit_bad_list_survives_boot_calls(void **state)
+{
+    fixture *f = *state;
+    static const char list[] = "4.19.128\0banana\0";
+    char *before, *after;
+    int err, changed;
+
+    install_a_then_b(f);
+    set_multi(f, "KServiceBadVersions", list, sizeof list);
+    reopen(f);
+    before = test_machine_snapshot(f->m);
+    err = ksvc_record_boot(f->ctx);
+    after = test_machine_snapshot(f->m);
+    changed = strcmp(before, after) != 0;
+    free(after);
+    /* src/context.c ksvc_record_boot stores the state without the check
+     * of decide.c's refuse_unsafe_machine: the list is written back
+     * without the entry it could not read. */
+    BUG_LEAD_IF(changed && stored_bad(f, "4.19.128"),
+                "ksvc_record_boot with an unreadable KServiceBadVersions "
+                "(\"4.19.128\", \"banana\") returned OK and rewrote the list "
+                "without \"banana\" (ksvc_boot_begin does the same)");
+    assert_int_equal(err, KSVC_E_BAD_VALUE);
+    assert_non_null(strstr(ksvc_error_detail(f->ctx), "KServiceBadVersions"));
+    assert_unchanged_since(f, before);
+    ASSERT_REFUSED(f, KSVC_E_BAD_VALUE, ksvc_boot_confirm(f->ctx));
+    ASSERT_REFUSED(f, KSVC_E_BAD_VALUE,
+                   ksvc_boot_begin(f->ctx, (char[4096]){ 0 }, 4096));
+}
+
 /* RollbackKernel of another type: still a rollback, of what `kernel`
  * holds; the administrator's open records that version bad. */
 static void hand_edit_rollback_flag_dword(void **state)
@@ -1516,6 +1549,62 @@ static void wrong_arch_copy_is_damaged(void **state)
     assert_boots_on(f->ctx, f, "kernel");
 }
 
+/* A bzImage that states its own size: setup_sects (0x1F1) sectors of
+ * setup after the boot sector, then syssize (0x1F4, 16-byte units) of
+ * protected-mode code (Documentation/arch/x86/boot.rst).  kimage_build
+ * leaves syssize 0; real kernels never do. */
+static unsigned char *sized_bzimage(const char *version, unsigned seed,
+                                    size_t size)
+{
+    unsigned char *img = kimage_build(KSVC_ARCH_X64, version, seed, size);
+    size_t setup = ((size_t)img[0x1F1] + 1) * 512;
+    uint32_t syssize = (uint32_t)((size - setup) / 16);
+
+    img[0x1F4] = (unsigned char)(syssize & 0xFF);
+    img[0x1F5] = (unsigned char)((syssize >> 8) & 0xFF);
+    img[0x1F6] = (unsigned char)((syssize >> 16) & 0xFF);
+    img[0x1F7] = (unsigned char)((syssize >> 24) & 0xFF);
+    return img;
+}
+
+/* A copy cut short (a full disk, an interrupted copy) names its version
+ * but is not the whole kernel: damaged, never adopted or booted, never
+ * kept as the rollback kernel. */
+static void truncated_copy_is_damaged(void **state)
+{
+    fixture *f = *state;
+    unsigned char *img = sized_bzimage(C, 3, SIZE_C);
+    char whole[1024], path[4096];
+    ksvc_context *ro;
+    ksvc_status s;
+
+    install_a_then_b(f);
+    /* The whole image is a foreign kernel of C... */
+    snprintf(whole, sizeof whole, "%s/c-sized.img",
+             test_machine_scratch(f->m));
+    assert_int_equal(kimage_write_bytes(whole, img, SIZE_C), 0);
+    copy_by_hand(f, whole, "kernel");
+    s = peek_status(f, &ro);
+    assert_slot_class(s.kernel_class, KSVC_SLOT_CLASS_FOREIGN);
+    ksvc_close(ro);
+    /* ...its first 5000 bytes are not. */
+    tools_path(f, "kernel", path, sizeof path);
+    assert_int_equal(kimage_write_bytes(path, img, 5000), 0);
+    free(img);
+    s = peek_status(f, &ro);
+    /* src/image.c checks the file against setup_sects only, not
+     * syssize. */
+    BUG_LEAD_IF(s.kernel_class == KSVC_SLOT_CLASS_FOREIGN,
+                "a bzImage cut short (5000 of the 8000 bytes its setup "
+                "header's syssize gives) is classified foreign, so it is "
+                "adopted and booted");
+    assert_slot_class(s.kernel_class, KSVC_SLOT_CLASS_DAMAGED);
+    assert_int_equal(ksvc_boot_path(ro, path, sizeof path), KSVC_E_DAMAGED);
+    ksvc_close(ro);
+    install_ok(f, f->img_d);
+    assert_slot_is(f, "kernel.rollback", f->img_a);
+}
+
 /* A damaged rollback kernel is replaced by the next install. */
 static void install_over_damaged_rollback(void **state)
 {
@@ -1720,6 +1809,7 @@ int main(void)
         T(install_over_damaged_kernel_keeps_rollback),
         T(install_over_damaged_rollback),
         T(wrong_arch_copy_is_damaged),
+        T(truncated_copy_is_damaged),
         T(msi_extracted_kernel_is_adopted),
         T(msi_extracted_kernel_then_install),
         T(refusal_records_nothing_of_a_foreign_kernel),
@@ -1733,6 +1823,7 @@ int main(void)
         T(hand_edit_kernel_version_dword),
         T(hand_edit_sha_not_hex),
         T(hand_edit_bad_list_unreadable),
+        T(hand_edit_bad_list_survives_boot_calls),
         T(hand_edit_rollback_flag_dword),
         T(hand_edit_kernel_version_deleted),
         T(hand_edit_rollback_version_banana),
