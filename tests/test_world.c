@@ -39,6 +39,10 @@
 #define B "5.15.90.1-microsoft-standard-WSL2"
 #define C "5.15.153.1-microsoft-standard-WSL2"
 #define D "6.6.36.3-microsoft-standard-WSL2"
+/* The inbox kernel names its version with the WSL suffix; the installer
+ * that put it there wrote KernelVersion without it (or nothing). */
+#define INBOX "5.15.133.1-microsoft-standard-WSL2"
+#define INBOX_SHORT "5.15.133.1"
 
 /* Seeds and sizes of the images: every image has bytes of its own. */
 enum { SIZE_A = 6000, SIZE_B = 7000, SIZE_C = 8000, SIZE_D = 9000 };
@@ -763,6 +767,57 @@ static void administrator_reads_change_nothing(void **state)
     assert_boots(f, "kernel.rollback");
 }
 
+/* Rolling back to a foreign rollback kernel (another installer put the
+ * inbox kernel there) adopts it, and the result says so. */
+static void rollback_to_foreign_kernel(void **state)
+{
+    fixture *f = *state;
+    char inbox[1024];
+    ksvc_result r;
+
+    install_a_then_b(f);
+    make_image(f, inbox, sizeof inbox, "inbox", INBOX, 5, 5000);
+    copy_by_hand(f, inbox, "kernel.rollback");
+    assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
+    r = last_result(f);
+    assert_int_equal(r.operation, KSVC_OPERATION_ROLLBACK);
+    assert_string_equal(r.marked_bad, B);
+    assert_string_equal(r.rollback_before, INBOX);
+    assert_value(f, "KServiceRollbackVersion", INBOX);
+    assert_value(f, "RollbackKernel", B);
+    assert_true(stored_bad(f, B));
+    assert_boots(f, "kernel.rollback");
+    assert_slot_is(f, "kernel.rollback", inbox);
+    /* decide_rollback adopts a foreign target (KSVC_MOVED_ADOPTED), but
+     * the frame's reconcile adopted it first. */
+    BUG_LEAD_IF(!(r.moved & KSVC_MOVED_ADOPTED),
+                "rollback to a foreign kernel.rollback: the frame adopted "
+                "it before the decision, so the result does not say "
+                "KSVC_MOVED_ADOPTED");
+}
+
+/* wsl.exe's rollback, and the MSI of B asks before any administrator
+ * open: refused, and the check records nothing. */
+static void wsl_exe_rollback_then_check_records_nothing(void **state)
+{
+    fixture *f = *state;
+    char *before, *after;
+    int changed;
+
+    install_a_then_b(f);
+    set_sz(f, "RollbackKernel", B);
+    before = test_machine_snapshot(f->m);
+    assert_int_equal(ksvc_install_check(f->ctx, f->img_b, NULL, NULL),
+                     KSVC_E_BAD_VERSION);
+    after = test_machine_snapshot(f->m);
+    changed = strcmp(before, after) != 0;
+    free(after);
+    BUG_LEAD_IF(changed, "ksvc_install_check of B after wsl.exe's "
+                         "RollbackKernel=B refused with KSVC_E_BAD_VERSION "
+                         "and recorded B in KServiceBadVersions");
+    assert_unchanged_since(f, before);
+}
+
 /* ---- 2. install over a damaged kernel ---- */
 
 static void install_over_damaged_kernel_keeps_rollback(void **state)
@@ -975,10 +1030,6 @@ static void copied_rollback_adopted_by_open(void **state)
 
 /* ---- 5. the kernel that shipped inside Windows: no record at all ---- */
 
-/* The inbox kernel names its version with the WSL suffix; the installer
- * that put it there wrote KernelVersion without it (or nothing). */
-#define INBOX "5.15.133.1-microsoft-standard-WSL2"
-#define INBOX_SHORT "5.15.133.1"
 
 static void inbox_kernel(fixture *f, const char *kernel_version,
                          char *image, size_t room)
@@ -1806,10 +1857,12 @@ int main(void)
         T(other_installer_updates_while_rolled_back),
         T(bad_version_copied_into_rollback_slot),
         T(administrator_reads_change_nothing),
+        T(wsl_exe_rollback_then_check_records_nothing),
         T(install_over_damaged_kernel_keeps_rollback),
         T(install_over_damaged_rollback),
         T(wrong_arch_copy_is_damaged),
         T(truncated_copy_is_damaged),
+        T(rollback_to_foreign_kernel),
         T(msi_extracted_kernel_is_adopted),
         T(msi_extracted_kernel_then_install),
         T(refusal_records_nothing_of_a_foreign_kernel),
