@@ -314,6 +314,16 @@ static void revert_by_hand(fixture *f)
 
 /* ---- what the library says ---- */
 
+/* Does the machine differ from snapshot @p before (kept)? */
+static int changed_since(fixture *f, const char *before)
+{
+    char *now = test_machine_snapshot(f->m);
+    int changed = strcmp(before, now) != 0;
+
+    free(now);
+    return changed;
+}
+
 /* The machine's snapshot now is @p before (which this frees); on a
  * difference the lines that changed are printed. */
 static void assert_unchanged_since(fixture *f, char *before)
@@ -746,7 +756,7 @@ static void bad_version_copied_into_rollback_slot(void **state)
 static void administrator_reads_change_nothing(void **state)
 {
     fixture *f = *state;
-    char *before, *after;
+    char *before;
     ksvc_status s = KSVC_STATUS_INIT;
     int changed;
 
@@ -755,10 +765,8 @@ static void administrator_reads_change_nothing(void **state)
     before = test_machine_snapshot(f->m);
     assert_int_equal(ksvc_status_get(f->ctx, &s), KSVC_OK);
     assert_true(status_bad(&s, B));
-    after = test_machine_snapshot(f->m);
-    changed = strcmp(before, after) != 0;
+    changed = changed_since(f, before);
     free(before);
-    free(after);
     /* Every administrator frame reconciles (src/context.c
      * recover_and_load): either the header or the frame is wrong. */
     BUG_LEAD_IF(changed, "ksvc_status_get on an administrator's context "
@@ -801,7 +809,7 @@ static void rollback_to_foreign_kernel(void **state)
 static void wsl_exe_rollback_then_check_records_nothing(void **state)
 {
     fixture *f = *state;
-    char *before, *after;
+    char *before;
     int changed;
 
     install_a_then_b(f);
@@ -809,9 +817,7 @@ static void wsl_exe_rollback_then_check_records_nothing(void **state)
     before = test_machine_snapshot(f->m);
     assert_int_equal(ksvc_install_check(f->ctx, f->img_b, NULL, NULL),
                      KSVC_E_BAD_VERSION);
-    after = test_machine_snapshot(f->m);
-    changed = strcmp(before, after) != 0;
-    free(after);
+    changed = changed_since(f, before);
     BUG_LEAD_IF(changed, "ksvc_install_check of B after wsl.exe's "
                          "RollbackKernel=B refused with KSVC_E_BAD_VERSION "
                          "and recorded B in KServiceBadVersions");
@@ -934,7 +940,7 @@ static void msi_extracted_kernel_then_install(void **state)
 static void refusal_records_nothing_of_a_foreign_kernel(void **state)
 {
     fixture *f = *state;
-    char *before, *after;
+    char *before;
     int err, changed;
 
     install_a_then_b(f);
@@ -942,10 +948,8 @@ static void refusal_records_nothing_of_a_foreign_kernel(void **state)
     copy_by_hand(f, f->img_c, "kernel");
     before = test_machine_snapshot(f->m);
     err = ksvc_install_check(f->ctx, f->img_c, NULL, NULL);
-    after = test_machine_snapshot(f->m);
-    changed = strcmp(before, after) != 0;
+    changed = changed_since(f, before);
     free(before);
-    free(after);
     assert_int_equal(err, KSVC_E_ALREADY_INSTALLED);
     assert_result(f, KSVC_OPERATION_INSTALL_CHECK, err, 0, 0, "");
     /* The administrator's frame of every call adopts the foreign kernel
@@ -1228,7 +1232,7 @@ static void hand_edit_bad_list_survives_boot_calls(void **state)
 {
     fixture *f = *state;
     static const char list[] = "4.19.128\0banana\0";
-    char *before, *after;
+    char *before;
     int err, changed;
 
     install_a_then_b(f);
@@ -1236,9 +1240,7 @@ static void hand_edit_bad_list_survives_boot_calls(void **state)
     reopen(f);
     before = test_machine_snapshot(f->m);
     err = ksvc_record_boot(f->ctx);
-    after = test_machine_snapshot(f->m);
-    changed = strcmp(before, after) != 0;
-    free(after);
+    changed = changed_since(f, before);
     /* src/context.c ksvc_record_boot stores the state without the check
      * of decide.c's refuse_unsafe_machine: the list is written back
      * without the entry it could not read. */
@@ -1820,7 +1822,7 @@ static void record_boot_result(void **state)
 static void repair_leaves_no_stale_trial(void **state)
 {
     fixture *f = *state;
-    char *before, *after;
+    char *before;
     ksvc_context *ro;
     ksvc_status s;
     int changed;
@@ -1834,9 +1836,7 @@ static void repair_leaves_no_stale_trial(void **state)
     assert_false(s.on_trial);
     ksvc_close(ro);
     assert_boots_on(f->ctx, f, "kernel");
-    after = test_machine_snapshot(f->m);
-    changed = strcmp(before, after) != 0;
-    free(after);
+    changed = changed_since(f, before);
     /* ksvc__decide_repair keeps KServiceTrialVersion = B; the next
      * administrator frame's reconcile (src/decide.c) drops it. */
     BUG_LEAD_IF(changed, "after repair restored A into kernel, "
