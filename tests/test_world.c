@@ -818,6 +818,8 @@ static void wsl_exe_rollback_then_check_records_nothing(void **state)
     assert_int_equal(ksvc_install_check(f->ctx, f->img_b, NULL, NULL),
                      KSVC_E_BAD_VERSION);
     changed = changed_since(f, before);
+    if (changed)
+        free(before); /* skip() below leaves the test */
     BUG_LEAD_IF(changed, "ksvc_install_check of B after wsl.exe's "
                          "RollbackKernel=B refused with KSVC_E_BAD_VERSION "
                          "and recorded B in KServiceBadVersions");
@@ -1233,18 +1235,20 @@ static void hand_edit_bad_list_survives_boot_calls(void **state)
     fixture *f = *state;
     static const char list[] = "4.19.128\0banana\0";
     char *before;
-    int err, changed;
+    int err, bug;
 
     install_a_then_b(f);
     set_multi(f, "KServiceBadVersions", list, sizeof list);
     reopen(f);
     before = test_machine_snapshot(f->m);
     err = ksvc_record_boot(f->ctx);
-    changed = changed_since(f, before);
+    bug = changed_since(f, before) && stored_bad(f, "4.19.128");
+    if (bug)
+        free(before); /* skip() below leaves the test */
     /* src/context.c ksvc_record_boot stores the state without the check
      * of decide.c's refuse_unsafe_machine: the list is written back
      * without the entry it could not read. */
-    BUG_LEAD_IF(changed && stored_bad(f, "4.19.128"),
+    BUG_LEAD_IF(bug,
                 "ksvc_record_boot with an unreadable KServiceBadVersions "
                 "(\"4.19.128\", \"banana\") returned OK and rewrote the list "
                 "without \"banana\" (ksvc_boot_begin does the same)");
@@ -1630,6 +1634,7 @@ static void truncated_copy_is_damaged(void **state)
     char whole[1024], path[4096];
     ksvc_context *ro;
     ksvc_status s;
+    int err;
 
     install_a_then_b(f);
     /* The whole image is a foreign kernel of C... */
@@ -1645,6 +1650,8 @@ static void truncated_copy_is_damaged(void **state)
     assert_int_equal(kimage_write_bytes(path, img, 5000), 0);
     free(img);
     s = peek_status(f, &ro);
+    err = ksvc_boot_path(ro, path, sizeof path);
+    ksvc_close(ro);
     /* src/image.c checks the file against setup_sects only, not
      * syssize. */
     BUG_LEAD_IF(s.kernel_class == KSVC_SLOT_CLASS_FOREIGN,
@@ -1652,8 +1659,7 @@ static void truncated_copy_is_damaged(void **state)
                 "header's syssize gives) is classified foreign, so it is "
                 "adopted and booted");
     assert_slot_class(s.kernel_class, KSVC_SLOT_CLASS_DAMAGED);
-    assert_int_equal(ksvc_boot_path(ro, path, sizeof path), KSVC_E_DAMAGED);
-    ksvc_close(ro);
+    assert_int_equal(err, KSVC_E_DAMAGED);
     install_ok(f, f->img_d);
     assert_slot_is(f, "kernel.rollback", f->img_a);
 }
@@ -1837,6 +1843,8 @@ static void repair_leaves_no_stale_trial(void **state)
     ksvc_close(ro);
     assert_boots_on(f->ctx, f, "kernel");
     changed = changed_since(f, before);
+    if (changed)
+        free(before); /* skip() below leaves the test */
     /* ksvc__decide_repair keeps KServiceTrialVersion = B; the next
      * administrator frame's reconcile (src/decide.c) drops it. */
     BUG_LEAD_IF(changed, "after repair restored A into kernel, "
