@@ -1124,6 +1124,64 @@ static void other_installer_replaces_both(void **state)
     assert_boots(f, "kernel.rollback");
 }
 
+/* Another installer rewrites KernelVersion alone: in its short form, or
+ * naming a kernel that is not there.  The file is judged by its bytes:
+ * nothing damaged, the version its image names is recorded. */
+static void other_installer_rewrites_kernel_version(void **state)
+{
+    fixture *f = *state;
+    static const char *const written[] = { "5.15.90.1", C };
+    size_t i;
+
+    install_a_then_b(f);
+    for (i = 0; i < sizeof written / sizeof written[0]; i++) {
+        ksvc_status s;
+
+        set_sz(f, "KernelVersion", written[i]);
+        assert_seen_undamaged(f, KSVC_SLOT_CLASS_FOREIGN, B,
+                              KSVC_SLOT_CLASS_VERIFIED, A);
+        reopen(f);
+        assert_value(f, "KernelVersion", B);
+        s = get_status(f, KSVC_STATUS_VERIFY);
+        assert_slot_class(s.kernel_class, KSVC_SLOT_CLASS_VERIFIED);
+        assert_int_equal(s.problem_count, 0);
+    }
+    assert_slot_is(f, "kernel", f->img_b);
+    assert_slot_is(f, "kernel.rollback", f->img_a);
+    assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
+    assert_result(f, KSVC_OPERATION_ROLLBACK, KSVC_OK, 1, 0, B);
+    assert_boots(f, "kernel.rollback");
+}
+
+/* The kernel moved by hand to kernel.rollback (copied there, then deleted
+ * from `kernel`): repair brings it back. */
+static void kernel_moved_to_rollback_by_hand(void **state)
+{
+    fixture *f = *state;
+    ksvc_context *ro;
+    ksvc_status s;
+
+    install_ok(f, f->img_a);
+    copy_slot_by_hand(f, "kernel", "kernel.rollback");
+    test_machine_remove_file_by_hand(f->m, "kernel");
+    s = peek_status(f, &ro);
+    assert_slot_class(s.kernel_class, KSVC_SLOT_CLASS_MISSING);
+    assert_slot_class(s.rollback_class, KSVC_SLOT_CLASS_FOREIGN);
+    assert_string_equal(s.rollback_holds, A);
+    assert_int_equal(s.effective, KSVC_SLOT_NONE);
+    assert_problem(&s, KSVC_MSG_KERNEL_MISSING);
+    ksvc_close(ro);
+    assert_int_equal(ksvc_repair(f->ctx), KSVC_OK);
+    assert_int_equal(last_result(f).moved,
+                     KSVC_MOVED_RESTORED | KSVC_MOVED_KERNEL_REPLACED);
+    assert_slot_is(f, "kernel", f->img_a);
+    assert_slot_is(f, "kernel.rollback", f->img_a);
+    assert_value(f, "KernelVersion", A);
+    assert_value(f, "KServiceRollbackVersion", A);
+    ASSERT_REFUSED(f, KSVC_E_NO_ROLLBACK, ksvc_rollback(f->ctx));
+    assert_boots(f, "kernel");
+}
+
 /* ---- 7. hand edits of each value ---- */
 
 /* After a hand edit on an A, B machine: status runs for a standard user,
@@ -1880,6 +1938,8 @@ int main(void)
         T(inbox_kernel_with_short_kernel_version),
         T(inbox_kernel_without_any_value),
         T(other_installer_replaces_both),
+        T(other_installer_rewrites_kernel_version),
+        T(kernel_moved_to_rollback_by_hand),
         T(hand_edit_kernel_version_banana),
         T(hand_edit_kernel_version_dword),
         T(hand_edit_sha_not_hex),
