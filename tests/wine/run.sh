@@ -9,7 +9,8 @@
 # 2. meson setup BUILD_DIR from scratch with the mingw cross file, build;
 # 3. a fresh WINEPREFIX in BUILD_DIR/wineprefix made to look like Windows 10
 #    build 19045.3803 x64 with WSL (prefix.sh);
-# 4. meson test: every suite (core, conformance, policy, win32) as .exe
+# 4. meson test: every suite (core, conformance, policy, crash, errors,
+#    world, win32) as .exe
 #    under Wine, one at a time, since they share that one machine;
 # 5. the worked example with kservice.exe (example.sh).
 #
