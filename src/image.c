@@ -21,6 +21,7 @@
 #include "internal.h"
 
 #define X86_SETUP_SECTS 0x1F1
+#define X86_SYSSIZE 0x1F4 /* 32-bit since protocol 2.04 */
 #define X86_BOOT_FLAG 0x1FE
 #define X86_MAGIC 0x202
 #define X86_PROTOCOL 0x206
@@ -39,6 +40,26 @@ static const char banner[] = "Linux version ";
 static unsigned get16(const unsigned char *p)
 {
     return (unsigned)p[0] | ((unsigned)p[1] << 8);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)get16(p) | ((uint32_t)get16(p + 2) << 16);
+}
+
+/* The size the setup header says the whole file has: the setup code and
+ * syssize 16-byte paragraphs of protected-mode code; 0 when the header
+ * does not say (syssize 0, or a protocol before 2.04).  The build rounds
+ * syssize up, so a complete file may be up to 15 bytes shorter. */
+static uint64_t stated_size(const unsigned char *head, unsigned protocol,
+                            uint64_t setup_size)
+{
+    uint32_t syssize;
+
+    if (protocol < 0x0204)
+        return 0;
+    syssize = get32(head + X86_SYSSIZE);
+    return syssize ? setup_size + (uint64_t)syssize * 16u : 0;
 }
 
 static int refuse(ksvc__image_info *info, const char *why)
@@ -87,6 +108,9 @@ static int parse_bzimage(const unsigned char *head, size_t head_len,
     setup_size = ((uint64_t)sects + 1) * 512;
     if (setup_size > file_size)
         return refuse(info, "bzImage shorter than its own setup code");
+    if (file_size + 15u < stated_size(head, protocol, setup_size))
+        return refuse(info, "bzImage shorter than its setup header says "
+                            "(syssize): the copy was cut short");
     info->arch = protocol >= 0x020C && !(get16(head + X86_XLOADFLAGS) & 1)
                      ? KSVC_ARCH_UNKNOWN /* a 32-bit x86 kernel */
                      : KSVC_ARCH_X64;

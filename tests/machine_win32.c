@@ -431,6 +431,7 @@ static void stamp_kernel_header(unsigned char *head, size_t size)
         return;
     }
     head[0x1F1] = 3;                 /* setup_sects: 2048 bytes */
+    memset(head + 0x1F4, 0, 4);      /* syssize: not stated */
     head[0x1FE] = 0x55;              /* boot flag 0xAA55 */
     head[0x1FF] = 0xAA;
     memcpy(head + 0x202, "HdrS", 4); /* magic */

@@ -257,6 +257,7 @@ static void write_header(unsigned char *block, const char *version)
     char banner[96];
 
     block[0x1F1] = 15; /* setup code: (15 + 1) * 512 bytes */
+    memset(block + 0x1F4, 0, 4); /* syssize: not stated */
     block[0x1FE] = 0x55;
     block[0x1FF] = 0xAA;
     memcpy(block + 0x202, "HdrS", 4);
