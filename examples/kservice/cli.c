@@ -32,6 +32,8 @@ static const struct option_spec option_table[OPT_COUNT] = {
     [OPT_JSON] = { "--json", NULL },
     [OPT_RECORD] = { "--record", NULL },
     [OPT_SIZE] = { "--size", "BYTES" },
+    [OPT_TRIES] = { "--tries", "N" },
+    [OPT_EXEC] = { "--exec", "CMD..." },
 };
 
 /* Options every command takes, before or after its name. */
@@ -60,7 +62,9 @@ static const char options_text[] =
     "the rollback policy, 4 administrator rights required, 5 kernel missing,\n"
     "6 pre-check failed, 7 another process is servicing, 8 a kernel file is\n"
     "damaged, 9 bad input (not a kernel image for this machine, a version\n"
-    "that contradicts the image, a checksum mismatch)\n";
+    "that contradicts the image, a checksum mismatch, a registry value that\n"
+    "cannot be read), 10 in doubt: interrupted after it may have taken\n"
+    "effect; the next command completes or undoes it, as the message says\n";
 
 const char *cli_option_name(enum cli_option option)
 {
@@ -257,6 +261,18 @@ static int take_option(struct parse *p, const struct cli_command *command,
     if (!(GLOBAL_OPTIONS & OPT_BIT(option)) &&
         (command == NULL || !(command->options & OPT_BIT(option))))
         return misplaced_option(command, p->commands, p->count, option);
+    /* --exec: every word after it belongs to the command it runs. */
+    if (option == OPT_EXEC) {
+        if (equals != NULL || p->i + 1 >= p->argc)
+            return cli_usage_error(command, "option %s needs the command to "
+                                   "run after it: %s CMD [ARGS...]",
+                                   spec->name, spec->name);
+        cli->value[option] = "";
+        cli->rest = p->argv + p->i + 1;
+        cli->rest_count = p->argc - p->i - 1;
+        p->i = p->argc - 1;
+        return -1;
+    }
     if (spec->value == NULL && equals != NULL)
         return cli_usage_error(command, "option %s takes no value", spec->name);
     if (spec->value == NULL)
@@ -308,7 +324,9 @@ static int asks_for_help(const struct parse *p)
 {
     int k;
 
-    for (k = p->i; k < p->argc && strcmp(p->argv[k], "--") != 0; k++)
+    for (k = p->i; k < p->argc && strcmp(p->argv[k], "--") != 0 &&
+                   strcmp(p->argv[k], "--exec") != 0;
+         k++)
         if (strcmp(p->argv[k], "--help") == 0 || strcmp(p->argv[k], "-h") == 0)
             return 1;
     return 0;

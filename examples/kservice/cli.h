@@ -25,7 +25,8 @@ enum cli_exit {
     CLI_EXIT_PRECHECK = 6,
     CLI_EXIT_BUSY = 7,
     CLI_EXIT_DAMAGED = 8,
-    CLI_EXIT_BAD_INPUT = 9
+    CLI_EXIT_BAD_INPUT = 9,
+    CLI_EXIT_IN_DOUBT = 10
 };
 
 /* Every option of every command. */
@@ -45,12 +46,15 @@ enum cli_option {
     OPT_ALLOW_DOWNGRADE,
     OPT_FORCE,
     OPT_SHA256,
+    OPT_TRIES,
     /* status, verify */
     OPT_JSON,
     /* boot-path */
     OPT_RECORD,
     /* make-kernel */
     OPT_SIZE,
+    /* boot: the rest of the command line is the command to run */
+    OPT_EXEC,
     OPT_COUNT
 };
 
@@ -80,6 +84,9 @@ struct cli {
     const char *value[OPT_COUNT];
     const char *args[CLI_MAX_ARGS];
     int arg_count;
+    /* --exec CMD...: the words after it, to run as they are. */
+    char **rest;
+    int rest_count;
     /* The global options, decoded. */
     const char *root;
     int not_elevated;

@@ -29,8 +29,12 @@
 /* WIN32 BACKEND: the Win32 backend header, written with the Win32 backend.
  * The Linux build never includes it. */
 #include <kservice/win32.h>
+#include <process.h>
 #else
 #include <kservice/posix.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #endif
 
 /* An open machine: the backend's table, a copy of it whose lock says when
@@ -41,40 +45,11 @@ struct machine {
     ksvc_context *ctx;
 };
 
-/* The exit status for a library error: the class, not the exact code. */
+/* The exit status for a library error: its class, which the library
+ * gives (the values are the exit statuses listed in usage()). */
 static int exit_status_for(int err)
 {
-    switch (err) {
-    case KSVC_OK:
-        return CLI_EXIT_OK;
-    case KSVC_E_BAD_VERSION:
-    case KSVC_E_DOWNGRADE:
-    case KSVC_E_ALREADY_INSTALLED:
-    case KSVC_E_NOT_ROLLED_BACK:
-    case KSVC_E_ROLLED_BACK:
-    case KSVC_E_NO_ROLLBACK:
-        return CLI_EXIT_REFUSED;
-    case KSVC_E_NOT_ELEVATED:
-        return CLI_EXIT_NOT_ELEVATED;
-    case KSVC_E_KERNEL_MISSING:
-        return CLI_EXIT_KERNEL_MISSING;
-    case KSVC_E_PRECHECK:
-        return CLI_EXIT_PRECHECK;
-    case KSVC_E_BUSY:
-        return CLI_EXIT_BUSY;
-    case KSVC_E_DAMAGED:
-        return CLI_EXIT_DAMAGED;
-    case KSVC_E_BAD_PAYLOAD:
-    case KSVC_E_WRONG_ARCH:
-    case KSVC_E_VERSION_MISMATCH:
-    case KSVC_E_HASH_MISMATCH:
-    case KSVC_E_VERSION_SYNTAX:
-    case KSVC_E_TOO_LONG:
-    case KSVC_E_INVALID_ARGUMENT:
-        return CLI_EXIT_BAD_INPUT;
-    default:
-        return CLI_EXIT_FAILURE;
-    }
+    return (int)ksvc_error_class_of(err);
 }
 
 /* Print "kservice: <message>" and, on a second line, the detail unless the
@@ -87,27 +62,17 @@ static void print_error(const char *message, const char *detail)
         fprintf(stderr, "kservice: %s\n", detail);
 }
 
-/* Report a failed call on an open context and return the exit status. */
+/* Report a failed call on an open context and return the exit status.
+ * The library's detail already says everything (for the pre-check: the
+ * public page's sentence and the reason). */
 static int fail(ksvc_context *ctx, int err)
 {
-    char detail[1024];
-    char message[512];
+    const char *detail = ksvc_error_detail(ctx);
 
-    /* Copy the detail now: the pre-check below replaces it. */
-    snprintf(detail, sizeof detail, "%s", ksvc_error_detail(ctx));
-    if (err == KSVC_E_PRECHECK) {
-        ksvc_precheck_result result = KSVC_PRECHECK_RESULT_INIT;
-
-        (void)ksvc_precheck(ctx, &result);
-        if (result.reason != KSVC_PRECHECK_OK)
-            snprintf(message, sizeof message, "%s %s", KSVC_MSG_PRECHECK,
-                     ksvc_precheck_reason_text(result.reason));
-        else
-            snprintf(message, sizeof message, "%s", KSVC_MSG_PRECHECK);
-    } else {
-        snprintf(message, sizeof message, "%s", ksvc_strerror(err));
-    }
-    print_error(message, detail);
+    if (err == KSVC_E_PRECHECK && detail[0] != '\0')
+        print_error(detail, NULL);
+    else
+        print_error(ksvc_strerror(err), detail);
     return exit_status_for(err);
 }
 
@@ -333,7 +298,8 @@ static void json_string_array(const char *const *items, size_t count)
     putchar(']');
 }
 
-static void json_slot(const ksvc_slot_status *slot, const char *image_version)
+static void json_slot(const ksvc_slot_status *slot, const char *image_version,
+                      ksvc_slot_class cls, const char *holds, int holds_bad)
 {
     printf("{\"present\":%s,\"version\":", json_bool(slot->present));
     json_string_or_null(slot->kernel_version);
@@ -342,6 +308,26 @@ static void json_slot(const ksvc_slot_status *slot, const char *image_version)
     printf(",\"intact\":%s,\"bad\":%s,\"size\":%" PRIu64 ",\"sha256\":",
            json_bool(slot->intact), json_bool(slot->bad), slot->size);
     json_string_or_null(slot->sha256);
+    printf(",\"class\":\"%s\",\"holds\":", ksvc_slot_class_name(cls));
+    json_string_or_null(holds);
+    printf(",\"holds_bad\":%s}", json_bool(holds_bad));
+}
+
+static void json_trial(const ksvc_status *st)
+{
+    printf(",\"trial\":{\"on_trial\":%s,\"tries\":%u,\"tries_left\":%u,"
+           "\"confirmed\":%s}",
+           json_bool(st->on_trial), st->trial_tries, st->trial_tries_left,
+           json_bool(st->confirmed));
+    fputs(",\"automatic_rollback\":", stdout);
+    if (st->auto_rollback_reason[0] == '\0') {
+        fputs("null", stdout);
+        return;
+    }
+    fputs("{\"reason\":", stdout);
+    json_string(st->auto_rollback_reason);
+    fputs(",\"when\":", stdout);
+    json_string_or_null(st->auto_rollback_time);
     putchar('}');
 }
 
@@ -362,9 +348,11 @@ static void print_status_json(const ksvc_status *st)
     const char *effective = slot_name(st->effective);
 
     fputs("{\"kernel\":", stdout);
-    json_slot(&st->kernel, st->kernel_image_version);
+    json_slot(&st->kernel, st->kernel_image_version, st->kernel_class,
+              st->kernel_holds, st->kernel_holds_bad);
     fputs(",\"rollback\":", stdout);
-    json_slot(&st->rollback, st->rollback_image_version);
+    json_slot(&st->rollback, st->rollback_image_version, st->rollback_class,
+              st->rollback_holds, st->rollback_holds_bad);
     printf(",\"rolled_back\":%s,\"rolled_back_from\":",
            json_bool(st->rolled_back));
     json_string_or_null(st->rolled_back_from);
@@ -378,6 +366,7 @@ static void print_status_json(const ksvc_status *st)
     printf(",\"restart_required\":%s,\"problems\":",
            json_bool(st->restart_required));
     json_string_array(st->problems, st->problem_count);
+    json_trial(st);
     fputs("}\n", stdout);
 }
 
@@ -408,24 +397,33 @@ static int image_disagrees(const ksvc_slot_status *slot,
 }
 
 static void print_slot_line(const char *name, const ksvc_slot_status *slot,
-                            const char *image_version)
+                            const char *image_version, ksvc_slot_class cls,
+                            const char *holds)
 {
     printf("  %-16s ", name);
     if (!slot->present && slot->kernel_version[0] == '\0') {
         puts("(none)");
         return;
     }
-    printf("%s", slot->kernel_version[0] != '\0' ? slot->kernel_version
-                                                 : "(version not recorded)");
-    if (!slot->present)
-        fputs(", file missing", stdout);
-    else if (!slot->intact)
-        fputs(", damaged", stdout);
-    else
-        fputs(", intact", stdout);
+    if (cls == KSVC_SLOT_CLASS_FOREIGN) {
+        /* The record does not describe it: say what the file holds. */
+        printf("%s, foreign (not the recorded %s)", holds,
+               slot->kernel_version[0] ? slot->kernel_version : "kernel");
+    } else {
+        printf("%s", slot->kernel_version[0] != '\0'
+                         ? slot->kernel_version
+                         : "(version not recorded)");
+        if (!slot->present)
+            fputs(", file missing", stdout);
+        else if (cls == KSVC_SLOT_CLASS_DAMAGED)
+            fputs(", damaged", stdout);
+        else
+            fputs(", intact", stdout);
+    }
     if (slot->bad)
         fputs(", marked bad", stdout);
-    if (slot->present && image_disagrees(slot, image_version))
+    if (slot->present && cls != KSVC_SLOT_CLASS_FOREIGN &&
+        image_disagrees(slot, image_version))
         printf(", but the image names %s", image_version);
     putchar('\n');
 }
@@ -446,9 +444,11 @@ static void print_status_text(const ksvc_status *st)
     else
         printf("Kernel version: (none)\n%s\n", KSVC_MSG_KERNEL_MISSING);
     puts("Kernels:");
-    print_slot_line("kernel", &st->kernel, st->kernel_image_version);
+    print_slot_line("kernel", &st->kernel, st->kernel_image_version,
+                    st->kernel_class, st->kernel_holds);
     print_slot_line("kernel.rollback", &st->rollback,
-                    st->rollback_image_version);
+                    st->rollback_image_version, st->rollback_class,
+                    st->rollback_holds);
     printf("Boots: %s\n", booted != NULL ? slot_name(st->effective) : "(none)");
     if (st->rolled_back)
         printf("Rolled back from: %s\n", st->rolled_back_from[0] != '\0'
@@ -458,6 +458,14 @@ static void print_status_text(const ksvc_status *st)
     for (k = 0; k < st->bad_count; k++)
         printf(" %s", st->bad_versions[k]);
     puts(st->bad_count == 0 ? " none" : "");
+    if (st->on_trial)
+        printf("On trial: kernel has not yet proved that it boots; %u of %u "
+               "tries left\n",
+               st->trial_tries_left, st->trial_tries);
+    if (st->auto_rollback_reason[0] != '\0')
+        printf("Automatic rollback: %s (%s)\n", st->auto_rollback_reason,
+               st->auto_rollback_time[0] ? st->auto_rollback_time
+                                         : "time unknown");
     if (st->restart_required)
         printf("Restart required: yes. %s\n", ksvc_restart_message());
     for (k = 0; k < st->problem_count; k++) {
@@ -620,35 +628,182 @@ static int cmd_precheck(struct cli *cli)
     return status;
 }
 
-/* The status, or "" when it cannot be read (the change already happened;
- * only the report is poorer). */
-static void print_versions_after_change(ksvc_context *ctx)
+/* The sentence of a command that changed the machine, from what the
+ * library says it did (nothing is worked out again here), then the pair
+ * of kernels after it. */
+static void print_result(ksvc_context *ctx, const char *given)
 {
-    ksvc_status st = KSVC_STATUS_INIT;
+    ksvc_result r = KSVC_RESULT_INIT;
 
-    if (ksvc_status_get(ctx, &st) != KSVC_OK)
+    if (ksvc_last_result(ctx, &r) != KSVC_OK)
         return;
-    printf("kernel: %s, kernel.rollback: %s, boots: %s\n",
-           st.kernel.kernel_version[0] ? st.kernel.kernel_version : "(none)",
-           st.rollback.kernel_version[0] ? st.rollback.kernel_version
-                                         : "(none)",
-           st.effective != KSVC_SLOT_NONE ? slot_name(st.effective)
-                                          : "(none)");
+    switch (r.operation) {
+    case KSVC_OPERATION_INSTALL:
+        printf("Installed kernel version %s%s.\n", r.kernel_after,
+               given ? "" : " (read from the image)");
+        break;
+    case KSVC_OPERATION_ROLLBACK:
+        if (r.marked_bad[0])
+            printf("Rolled back; kernel version %s is marked bad.\n",
+                   r.marked_bad);
+        else
+            puts("Rolled back.");
+        break;
+    case KSVC_OPERATION_REVERT:
+        puts("Reverted the rollback.");
+        break;
+    default:
+        /* repair, confirm: the library's own sentence */
+        if (r.summary[0] != '\0')
+            printf("%c%s.\n", r.summary[0] >= 'a' && r.summary[0] <= 'z'
+                                   ? r.summary[0] - 'a' + 'A'
+                                   : r.summary[0],
+                   r.summary + 1);
+        break;
+    }
+    if (r.changed)
+        printf("kernel: %s, kernel.rollback: %s, boots: %s\n",
+               r.kernel_after[0] ? r.kernel_after : "(none)",
+               r.rollback_after[0] ? r.rollback_after : "(none)",
+               r.rolled_back_after ? "kernel.rollback" : "kernel");
 }
 
-/* Name the version just installed: the one given, else the one the library
- * read from the image and recorded. */
-static void print_installed(ksvc_context *ctx, const char *given)
+/* After a failure that may have taken effect, say which way it goes. */
+static int fail_with_result(ksvc_context *ctx, int err)
 {
-    ksvc_status st = KSVC_STATUS_INIT;
+    int status = fail(ctx, err);
 
-    if (given != NULL)
-        printf("Installed kernel version %s.\n", given);
-    else if (ksvc_status_get(ctx, &st) == KSVC_OK)
-        printf("Installed kernel version %s (read from the image).\n",
-               st.kernel.kernel_version);
+    if (err == KSVC_E_IN_DOUBT) {
+        ksvc_result r = KSVC_RESULT_INIT;
+        ksvc_last_result(ctx, &r);
+        fprintf(stderr, "kservice: %s\n",
+                r.settles == KSVC_SETTLE_COMPLETE
+                    ? "the change took effect: treat it as done; the next "
+                      "command completes it"
+                : r.settles == KSVC_SETTLE_UNDO
+                    ? "the change did not take effect; the next command "
+                      "undoes what is left of it"
+                    : "run 'kservice status' to see what the machine holds "
+                      "now");
+    }
+    return status;
+}
+
+/* Run argv (argv[count] is NULL) and wait; its exit status, or -1 with a
+ * message when it could not run or did not exit normally. */
+static int run_command(char **argv)
+{
+#ifdef _WIN32
+    intptr_t rc = _spawnvp(_P_WAIT, argv[0], (const char *const *)argv);
+
+    if (rc == -1)
+        fprintf(stderr, "kservice: cannot run %s: %s\n", argv[0],
+                strerror(errno));
+    return rc == -1 ? -1 : (int)rc;
+#else
+    int wstatus;
+    pid_t pid;
+
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "kservice: cannot run %s: %s\n", argv[0],
+                strerror(errno));
+        _exit(127);
+    }
+    if (pid < 0) {
+        fprintf(stderr, "kservice: cannot start %s: %s\n", argv[0],
+                strerror(errno));
+        return -1;
+    }
+    while (waitpid(pid, &wstatus, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (WIFEXITED(wstatus))
+        return WEXITSTATUS(wstatus);
+    fprintf(stderr, "kservice: %s ended by signal %d\n", argv[0],
+            WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0);
+    return -1;
+#endif
+}
+
+/* boot --exec CMD...: begin, run CMD with the kernel's path as its last
+ * argument, confirm when it exits 0.  The launcher's whole loop. */
+static int cmd_boot(struct cli *cli)
+{
+    char path[4096];
+    char **argv;
+    struct machine m;
+    ksvc_result r = KSVC_RESULT_INIT;
+    int status = machine_open(cli, &m);
+    int k, rc, err;
+
+    if (status != CLI_EXIT_OK)
+        return status;
+    if (cli->rest_count == 0) {
+        machine_close(&m);
+        return cli_usage_error(cli->command, "boot needs --exec CMD [ARGS...]");
+    }
+    err = ksvc_boot_begin(m.ctx, path, sizeof path);
+    if (err != KSVC_OK) {
+        status = fail_with_result(m.ctx, err);
+        machine_close(&m);
+        return status;
+    }
+    ksvc_last_result(m.ctx, &r);
+    printf("kservice: %s\n", r.summary);
+    argv = calloc((size_t)cli->rest_count + 2, sizeof *argv);
+    if (argv == NULL) {
+        machine_close(&m);
+        return fail_platform(NULL, KSVC_E_NO_MEMORY, "running the command");
+    }
+    for (k = 0; k < cli->rest_count; k++)
+        argv[k] = cli->rest[k];
+    argv[k] = path;
+    rc = run_command(argv);
+    free(argv);
+    if (rc != 0) {
+        printf("kservice: %s %s: the boot of %s was not confirmed%s\n",
+               cli->rest[0],
+               rc < 0 ? "did not run to its end" : "failed",
+               path,
+               r.moved & KSVC_MOVED_TRY_COUNTED
+                   ? "; the try is counted, and when the tries are used up "
+                     "the next boot rolls back by itself"
+                   : "");
+        machine_close(&m);
+        return CLI_EXIT_FAILURE;
+    }
+    err = ksvc_boot_confirm(m.ctx);
+    if (err != KSVC_OK)
+        status = fail_with_result(m.ctx, err);
     else
-        puts("Installed the kernel.");
+        print_result(m.ctx, NULL);
+    machine_close(&m);
+    return status;
+}
+
+/* --tries N: 0 to KSVC_INSTALL_TRIES_MAX. */
+static int parse_tries(const struct cli *cli, unsigned *tries)
+{
+    const char *value = cli->value[OPT_TRIES];
+    char *end;
+    unsigned long n;
+
+    *tries = KSVC_INSTALL_TRIES_DEFAULT;
+    if (value == NULL)
+        return CLI_EXIT_OK;
+    errno = 0;
+    n = strtoul(value, &end, 10);
+    if (value[0] < '0' || value[0] > '9' || *end != '\0' || errno == ERANGE ||
+        n > KSVC_INSTALL_TRIES_MAX)
+        return cli_usage_error(cli->command, "--tries takes a number from 0 "
+                               "(no trial) to %u, not '%s'",
+                               KSVC_INSTALL_TRIES_MAX, value);
+    *tries = (unsigned)n;
+    return CLI_EXIT_OK;
 }
 
 static int cmd_install(struct cli *cli)
@@ -664,15 +819,44 @@ static int cmd_install(struct cli *cli)
     if (cli->value[OPT_FORCE] != NULL)
         options.flags |= KSVC_INSTALL_FORCE;
     options.sha256_hex = cli->value[OPT_SHA256];
+    if ((status = parse_tries(cli, &options.tries)) != CLI_EXIT_OK)
+        return status;
     if ((status = machine_open(cli, &m)) != CLI_EXIT_OK)
         return status;
     err = ksvc_install(m.ctx, cli->args[0], version, &options);
     if (err != KSVC_OK) {
-        status = fail(m.ctx, err);
+        status = fail_with_result(m.ctx, err);
     } else {
-        print_installed(m.ctx, version);
-        print_versions_after_change(m.ctx);
+        print_result(m.ctx, version);
+        if (options.tries > 0)
+            printf("The new kernel is on trial: it has %u boots to prove "
+                   "itself (boot-begin, then boot-confirm).\n",
+                   options.tries);
         printf("%s\n", ksvc_restart_message());
+    }
+    machine_close(&m);
+    return status;
+}
+
+/* rollback, revert-rollback, repair: call, then say what happened. */
+static int run_change(struct cli *cli, int (*change)(ksvc_context *),
+                      int restart)
+{
+    struct machine m;
+    int status = machine_open(cli, &m);
+    int err;
+
+    if (status != CLI_EXIT_OK)
+        return status;
+    err = change(m.ctx);
+    if (err != KSVC_OK) {
+        status = fail_with_result(m.ctx, err);
+    } else {
+        ksvc_result r = KSVC_RESULT_INIT;
+        print_result(m.ctx, NULL);
+        ksvc_last_result(m.ctx, &r);
+        if (restart && r.changed)
+            printf("%s\n", ksvc_restart_message());
     }
     machine_close(&m);
     return status;
@@ -680,100 +864,76 @@ static int cmd_install(struct cli *cli)
 
 static int cmd_rollback(struct cli *cli)
 {
-    ksvc_status before = KSVC_STATUS_INIT;
-    struct machine m;
-    int status = machine_open(cli, &m);
-    int err;
-
-    if (status != CLI_EXIT_OK)
-        return status;
-    /* Read before: the message names the version that becomes bad. */
-    if (ksvc_status_get(m.ctx, &before) != KSVC_OK)
-        before.kernel.kernel_version[0] = '\0';
-    err = ksvc_rollback(m.ctx);
-    if (err != KSVC_OK) {
-        status = fail(m.ctx, err);
-    } else {
-        if (before.kernel.kernel_version[0] != '\0')
-            printf("Rolled back; kernel version %s is marked bad.\n",
-                   before.kernel.kernel_version);
-        else
-            puts("Rolled back.");
-        print_versions_after_change(m.ctx);
-        printf("%s\n", ksvc_restart_message());
-    }
-    machine_close(&m);
-    return status;
+    return run_change(cli, ksvc_rollback, 1);
 }
 
 static int cmd_revert_rollback(struct cli *cli)
 {
-    struct machine m;
-    int status = machine_open(cli, &m);
-    int err;
-
-    if (status != CLI_EXIT_OK)
-        return status;
-    err = ksvc_revert_rollback(m.ctx);
-    if (err != KSVC_OK) {
-        status = fail(m.ctx, err);
-    } else {
-        puts("Reverted the rollback.");
-        print_versions_after_change(m.ctx);
-        printf("%s\n", ksvc_restart_message());
-    }
-    machine_close(&m);
-    return status;
+    return run_change(cli, ksvc_revert_rollback, 1);
 }
 
 static int cmd_repair(struct cli *cli)
 {
+    return run_change(cli, ksvc_repair, 0);
+}
+
+static int cmd_boot_confirm(struct cli *cli)
+{
+    return run_change(cli, ksvc_boot_confirm, 0);
+}
+
+/* boot-begin: the kernel to start, its try counted; the path on stdout. */
+static int cmd_boot_begin(struct cli *cli)
+{
+    char path[4096];
     struct machine m;
     int status = machine_open(cli, &m);
     int err;
 
     if (status != CLI_EXIT_OK)
         return status;
-    err = ksvc_repair(m.ctx);
+    err = ksvc_boot_begin(m.ctx, path, sizeof path);
     if (err != KSVC_OK) {
-        status = fail(m.ctx, err);
+        status = fail_with_result(m.ctx, err);
     } else {
-        puts("The kernel to boot is present and intact.");
-        print_versions_after_change(m.ctx);
+        ksvc_result r = KSVC_RESULT_INIT;
+        ksvc_last_result(m.ctx, &r);
+        if (r.summary[0] != '\0')
+            fprintf(stderr, "kservice: %s\n", r.summary);
+        printf("%s\n", path);
     }
     machine_close(&m);
     return status;
 }
 
-/* A slot whose recorded kernel is missing or does not match its record. */
-static int slot_damaged(const ksvc_slot_status *slot)
-{
-    return slot->recorded && (!slot->present || !slot->intact);
-}
-
 /* The verdict of verify: nothing to boot first (WSL's own message), then
- * any recorded kernel file that is missing or differs from its record. */
+ * any kernel file the library classifies as damaged, or a recorded one
+ * that is missing. */
 static int verify_status(const ksvc_status *st)
 {
     const ksvc_slot_status *slots[2];
+    ksvc_slot_class classes[2];
     const char *names[2] = { "kernel", "kernel.rollback" };
     int status = CLI_EXIT_OK;
     int k;
 
     slots[0] = &st->kernel;
     slots[1] = &st->rollback;
+    classes[0] = st->kernel_class;
+    classes[1] = st->rollback_class;
     if (st->effective == KSVC_SLOT_NONE) {
         print_error(KSVC_MSG_KERNEL_MISSING, NULL);
         return CLI_EXIT_KERNEL_MISSING;
     }
     for (k = 0; k < 2; k++) {
-        if (!slot_damaged(slots[k]))
+        int missing = slots[k]->recorded && !slots[k]->present;
+        if (classes[k] != KSVC_SLOT_CLASS_DAMAGED && !missing)
             continue;
         if (status == CLI_EXIT_OK)
             print_error(ksvc_strerror(KSVC_E_DAMAGED), NULL);
         fprintf(stderr, "kservice: %s: %s\n", names[k],
-                slots[k]->present ? "its content differs from the record"
-                                  : "the file is missing");
+                missing ? "the file is missing"
+                        : "its content differs from the record");
         status = CLI_EXIT_DAMAGED;
     }
     return status;
@@ -907,10 +1067,11 @@ static const struct cli_command commands[] = {
       "can this machine take a WSL 2 kernel?" },
     { "install", "update", cmd_install,
       OPT_BIT(OPT_VERSION) | OPT_BIT(OPT_ALLOW_DOWNGRADE) |
-          OPT_BIT(OPT_FORCE) | OPT_BIT(OPT_SHA256),
+          OPT_BIT(OPT_FORCE) | OPT_BIT(OPT_SHA256) | OPT_BIT(OPT_TRIES),
       "FILE", 1, 1,
       "install or update the kernel from the image FILE;\n"
-      "V defaults to the version inside the image" },
+      "V defaults to the version inside the image; the new\n"
+      "kernel is on trial for N boots (default 3, 0: none)" },
     { "rollback", NULL, cmd_rollback, 0, NULL, 0, 0,
       "boot the previous kernel, mark this one bad\n"
       "(also: --update --rollback)" },
@@ -924,7 +1085,18 @@ static const struct cli_command commands[] = {
       "status; fails when there is no kernel to boot\n"
       "or a kernel file is missing or damaged" },
     { "boot-path", NULL, cmd_boot_path, OPT_BIT(OPT_RECORD), NULL, 0, 0,
-      "the kernel to boot; --record notes the boot" },
+      "the kernel to boot (counts nothing); --record\n"
+      "notes the boot, as boot-confirm" },
+    { "boot-begin", NULL, cmd_boot_begin, 0, NULL, 0, 0,
+      "the launcher, right before it starts the VM: print\n"
+      "the kernel to boot, counting a try of a kernel on\n"
+      "trial (the tries used up: roll back by itself)" },
+    { "boot-confirm", NULL, cmd_boot_confirm, 0, NULL, 0, 0,
+      "the guest came up healthy: the kernel booted has\n"
+      "proved itself; its trial ends" },
+    { "boot", NULL, cmd_boot, OPT_BIT(OPT_EXEC), NULL, 0, 0,
+      "boot-begin, run CMD with the kernel's path as its\n"
+      "last argument, boot-confirm when CMD exits 0" },
     { "make-kernel", NULL, cmd_make_kernel,
       OPT_BIT(OPT_ARCH) | OPT_BIT(OPT_SIZE), "VERSION OUT", 2, 2,
       "test aid: write a stand-in kernel image (not bootable)\n"

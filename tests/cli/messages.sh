@@ -59,7 +59,7 @@ usage_error() {
     stderr_line "Try 'kservice $command --help' for more information."
 }
 
-INSTALL_USAGE='usage: kservice [GLOBAL OPTIONS] install FILE [--version V] [--allow-downgrade] [--force] [--sha256 HEX]'
+INSTALL_USAGE='usage: kservice [GLOBAL OPTIONS] install FILE [--version V] [--allow-downgrade] [--force] [--sha256 HEX] [--tries N]'
 
 # ---------------------------------------------------------------------------
 step "a missing value names the option and its value"
