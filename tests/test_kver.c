@@ -90,7 +90,8 @@ static const char *const same[][2] = {
     {"6.1.0-057-amd64", "6.1.0-57-amd64"},
     {"6.1.0-0-amd64", "6.1.0-000-amd64"},
     {"6.1.0-57-AMD64", "6.1.0-57-amd64"},
-    {"5.15.153.1-Microsoft-Standard-WSL2", "5.15.153.1-microsoft-standard-wsl2"},
+    {"5.15.153.1-Microsoft-Standard-WSL2",
+     "5.15.153.1-microsoft-standard-wsl2"},
     {"6.1-57-amd64", "6.1.0-57-amd64"},
     {"4294967295", "04294967295"},
 };

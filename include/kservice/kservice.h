@@ -121,8 +121,8 @@ KSVC_API int ksvc_kver_parse(const char *text, ksvc_kver *out);
  * image that names `5.15.153.1-microsoft-standard-WSL2`, and a bad
  * `5.15.153.1` blocks it.  Two different suffixes never match.  That match
  * is not an equivalence (`6.1.0-57-amd64` and `6.1.0-58-amd64` both match
- * `6.1.0`), so this order does not return 0 for it.  No suffix is taken
- * for a pre-release: `6.1.0-rc1` sorts after `6.1.0`.
+ * `6.1.0`), so this order does not return 0 for it.  A suffix never marks
+ * a pre-release: `6.1.0-rc1` sorts after `6.1.0`.
  *
  * @param a      first version text
  * @param b      second version text
