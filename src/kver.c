@@ -97,8 +97,8 @@ int ksvc_kver_parse(const char *text, ksvc_kver *out)
  * one kernel are one version:
  *   - numbers are numbers: leading zeros do not count, in the numeric part
  *     and in the suffix (05.15 = 5.15, -057-amd64 = -57-amd64);
- *   - a missing numeric component is 0: 5.15 = 5.15.0, as the kernel's own
- *     Makefile names SUBLEVEL 0;
+ *   - a missing numeric component is 0: 5.15 = 5.15.0, one release that
+ *     kernel.org calls 5.15 and `uname -r` calls 5.15.0;
  *   - letters compare without ASCII case (-WSL2 = -wsl2): on Windows,
  *     where these versions are registry text, case never tells two things
  *     apart, and a bad version must not come back respelt.
