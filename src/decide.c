@@ -201,7 +201,10 @@ static int refuse_install_version(const ksvc__snapshot *snap,
     if (!ksvc__slot_bootable(snap, in_use) ||
         ksvc_kver_compare(req->version, in_use->holds, &cmp) != KSVC_OK)
         return 0;
-    if (cmp < 0 && !(req->flags & KSVC_INSTALL_ALLOW_DOWNGRADE)) {
+    /* A version without suffix matches the suffixed one it sorts before:
+     * that is a reinstall, not a downgrade. */
+    if (cmp < 0 && !ksvc__kver_equal(req->version, in_use->holds) &&
+        !(req->flags & KSVC_INSTALL_ALLOW_DOWNGRADE)) {
         refuse(plan, KSVC_E_DOWNGRADE,
                "version %s is older than %s in use; allow a downgrade to "
                "install it",

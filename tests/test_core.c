@@ -67,7 +67,8 @@ static void kver_compares_numerically(void **state)
     } cases[] = {
         {"5.10.102.1", "5.15.90.1", -1},
         {"5.15.153.1", "5.15.90.1", 1},   /* 153 > 90, not as text */
-        {"5.15.153.1-microsoft-standard-WSL2", "5.15.153.1", 0},
+        /* the suffix counts: a bare version sorts first (test_kver.c) */
+        {"5.15.153.1-microsoft-standard-WSL2", "5.15.153.1", 1},
         {"5.15", "5.15.0.0", 0},
         {"5.15.0.1", "5.15", 1},
         {"10.0", "9.99", 1},

@@ -1014,6 +1014,61 @@ static void bad_list_has_room_for_decades(void **state)
                          KSVC_ERROR_CLASS_BAD_INPUT);
 }
 
+/* ---- versions that differ only after the dash (issue 10, part C) ---- */
+
+#define DEB57 "6.1.0-57-amd64"
+#define DEB58 "6.1.0-58-amd64"
+#define DEB100 "6.1.0-100-amd64"
+
+/* Debian's kernels name themselves 6.1.0-57-amd64, 6.1.0-58-amd64: after
+ * 57, 58 is an update that keeps 57 as the way back, and a rollback marks 58
+ * bad, never 57. */
+static void suffix_versions_update_and_roll_back(void **state)
+{
+    fixture *f = *state;
+    ksvc_status s;
+
+    assert_int_equal(install(f, f->pay_a, DEB57, 0), KSVC_OK);
+    assert_int_equal(install(f, f->pay_b, DEB58, 0), KSVC_OK);
+    s = get_status(f, KSVC_STATUS_VERIFY);
+    assert_string_equal(s.kernel.kernel_version, DEB58);
+    assert_string_equal(s.rollback.kernel_version, DEB57);
+    assert_slot_is(f, "kernel.rollback", f->pay_a);
+
+    assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
+    s = get_status(f, KSVC_STATUS_VERIFY);
+    assert_true(is_bad(&s, DEB58));
+    assert_false(is_bad(&s, DEB57));
+    assert_int_equal(s.bad_count, 1);
+    assert_boots(f, "kernel.rollback");
+
+    /* 58 never comes back; 100 is newer than both and keeps 57. */
+    ASSERT_REFUSED(f, KSVC_E_BAD_VERSION,
+                   install(f, f->pay_b, DEB58, KSVC_INSTALL_FORCE));
+    assert_int_equal(install(f, f->pay_c, DEB100, 0), KSVC_OK);
+    assert_slot_is(f, "kernel", f->pay_c);
+    assert_slot_is(f, "kernel.rollback", f->pay_a);
+    assert_boots(f, "kernel");
+}
+
+/* The suffix orders by its numbers (9 < 57 < 58 < 100), and a respelling
+ * of the version in use (leading zeros, case) is that version. */
+static void suffix_versions_order_and_identity(void **state)
+{
+    fixture *f = *state;
+
+    assert_int_equal(install(f, f->pay_a, DEB58, 0), KSVC_OK);
+    ASSERT_REFUSED(f, KSVC_E_DOWNGRADE, install(f, f->pay_b, DEB57, 0));
+    ASSERT_REFUSED(f, KSVC_E_DOWNGRADE,
+                   install(f, f->pay_b, "6.1.0-9-amd64", 0));
+    ASSERT_REFUSED(f, KSVC_E_ALREADY_INSTALLED,
+                   install(f, f->pay_b, "6.1.0-058-AMD64", 0));
+    assert_int_equal(install(f, f->pay_b, DEB57, KSVC_INSTALL_ALLOW_DOWNGRADE),
+                     KSVC_OK);
+    assert_slot_is(f, "kernel", f->pay_b);
+    assert_slot_is(f, "kernel.rollback", f->pay_a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1074,6 +1129,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             unreadable_bad_list_refuses_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_list_has_room_for_decades,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(suffix_versions_update_and_roll_back,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(suffix_versions_order_and_identity,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

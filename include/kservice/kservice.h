@@ -68,7 +68,8 @@ typedef struct ksvc_kver {
     unsigned version;                  /**< #KSVC_KVER_VERSION */
     unsigned count;                    /**< numeric components present */
     uint32_t parts[KSVC_KVER_MAX_PARTS]; /**< the components, in order */
-    char suffix[KSVC_KVER_MAX + 1];    /**< text after the numbers ("" or "-...") */
+    char suffix[KSVC_KVER_MAX + 1];    /**< text after the numbers as written:
+                                            "" or starting with `-` or `+` */
 } ksvc_kver;
 
 /** Current version of ::ksvc_kver. */
@@ -79,7 +80,9 @@ typedef struct ksvc_kver {
 /**
  * Parse a kernel version: one to #KSVC_KVER_MAX_PARTS decimal components of
  * at most 32 bits separated by dots, optionally followed by a suffix that
- * starts with `-` or `+` and holds letters, digits and `.-+_`.
+ * starts with `-` or `+` and holds letters, digits and `.-+_`, such as
+ * `5.15.153.1-microsoft-standard-WSL2`, `6.1.0-57-amd64`, `6.1.0+deb12u1`
+ * or `5.15.0-91-generic+`.
  * @param text the version text
  * @param out  receives the parts; its version field must be set
  * @return #KSVC_OK, #KSVC_E_VERSION_SYNTAX, #KSVC_E_TOO_LONG or
@@ -88,9 +91,39 @@ typedef struct ksvc_kver {
 KSVC_API int ksvc_kver_parse(const char *text, ksvc_kver *out);
 
 /**
- * Compare two kernel versions numerically, component by component; a
- * missing component counts as 0 and the suffix is ignored, so
- * `5.15.153.1-microsoft-standard-WSL2` equals `5.15.153.1`.
+ * Order two kernel versions: the numbers component by component (a missing
+ * component counts as 0), then the suffix, whose runs of digits compare as
+ * numbers and whose letters compare without case.
+ *
+ * The result is 0 exactly when both are the same version, that is the same
+ * text after this normalisation: leading zeros of every number dropped
+ * (`05.15` is `5.15`, `-057-amd64` is `-57-amd64`), missing components 0
+ * (`5.15` is `5.15.0`), letters in one case (`-WSL2` is `-wsl2`).  The order
+ * is total: antisymmetric, transitive, and consistent with that identity.
+ *
+ * In the suffix, a digit run sorts after `+`, `-` and `.` and before `_`
+ * and letters, and a suffix that is a prefix of the other sorts first, so a
+ * version without suffix comes before every suffixed version of its
+ * numbers.  Examples, in increasing order:
+ *
+ *     5.15.90.1 < 5.15.153.1                      (153 > 90 as numbers)
+ *     6.1.0 < 6.1.0+deb12u1 < 6.1.0-57-amd64      (+ sorts before -)
+ *     6.1.0-57-amd64 < 6.1.0-58-amd64 < 6.1.0-100-amd64
+ *     5.15.0-91-generic < 5.15.0-91-generic+
+ *     5.15.153.1 < 5.15.153.1-microsoft-standard-WSL2
+ *
+ * and `6.1.0-57-AMD64` equals `6.1.0-57-amd64`.
+ *
+ * The library's own "same version" (the bad list, the reinstall check, the
+ * version given against the version an image names) also lets a version
+ * recorded without suffix match any suffixed version of the same numbers:
+ * a `KernelVersion` of `5.15.153.1` written by another installer is the
+ * image that names `5.15.153.1-microsoft-standard-WSL2`, and a bad
+ * `5.15.153.1` blocks it.  Two different suffixes never match.  That match
+ * is not an equivalence (`6.1.0-57-amd64` and `6.1.0-58-amd64` both match
+ * `6.1.0`), so this order does not return 0 for it.  A suffix never marks
+ * a pre-release: `6.1.0-rc1` sorts after `6.1.0`.
+ *
  * @param a      first version text
  * @param b      second version text
  * @param result receives -1, 0 or 1 as @p a is older, the same or newer
