@@ -383,22 +383,8 @@ static const ksvc_slot_status *effective_slot(const ksvc_status *st)
     return NULL;
 }
 
-/* Does the image name a version other than the recorded one? */
-static int image_disagrees(const ksvc_slot_status *slot,
-                           const char *image_version)
-{
-    int order;
-
-    if (image_version[0] == '\0' || slot->kernel_version[0] == '\0')
-        return 0;
-    return ksvc_kver_compare(slot->kernel_version, image_version, &order) !=
-               KSVC_OK ||
-           order != 0;
-}
-
 static void print_slot_line(const char *name, const ksvc_slot_status *slot,
-                            const char *image_version, ksvc_slot_class cls,
-                            const char *holds)
+                            ksvc_slot_class cls, const char *holds)
 {
     printf("  %-16s ", name);
     if (!slot->present && slot->kernel_version[0] == '\0') {
@@ -422,9 +408,6 @@ static void print_slot_line(const char *name, const ksvc_slot_status *slot,
     }
     if (slot->bad)
         fputs(", marked bad", stdout);
-    if (slot->present && cls != KSVC_SLOT_CLASS_FOREIGN &&
-        image_disagrees(slot, image_version))
-        printf(", but the image names %s", image_version);
     putchar('\n');
 }
 
@@ -444,10 +427,11 @@ static void print_status_text(const ksvc_status *st)
     else
         printf("Kernel version: (none)\n%s\n", KSVC_MSG_KERNEL_MISSING);
     puts("Kernels:");
-    print_slot_line("kernel", &st->kernel, st->kernel_image_version,
-                    st->kernel_class, st->kernel_holds);
-    print_slot_line("kernel.rollback", &st->rollback,
-                    st->rollback_image_version, st->rollback_class,
+    /* Whether the image names another version than the record is the
+     * library's to judge: such a file is foreign or damaged. */
+    print_slot_line("kernel", &st->kernel, st->kernel_class,
+                    st->kernel_holds);
+    print_slot_line("kernel.rollback", &st->rollback, st->rollback_class,
                     st->rollback_holds);
     printf("Boots: %s\n", booted != NULL ? slot_name(st->effective) : "(none)");
     if (st->rolled_back)
