@@ -166,9 +166,13 @@ typedef struct ksvc_open_options {
 
 /**
  * Open a servicing context over a platform.  When the caller is an
- * administrator this also finishes or undoes an operation that a crash
- * interrupted, and records a manual revert (the `RollbackKernel` value
- * deleted by hand).
+ * administrator (and #KSVC_OPEN_READ_ONLY is not given) this also finishes
+ * or undoes an operation that a crash interrupted, decided from what is on
+ * disk, and records what others did: a manual revert (the `RollbackKernel`
+ * value deleted by hand), a rollback made by another tool (the version
+ * `RollbackKernel` names becomes bad for good), foreign kernels of good
+ * versions (adopted).  Recording is at best effort: when it fails the open
+ * still succeeds, and the next one tries again.
  * @param out      receives the context; NULL on failure
  * @param platform the platform table; must outlive the context
  * @param options  options, or NULL for the defaults
@@ -336,9 +340,11 @@ KSVC_API int ksvc_rollback(ksvc_context *ctx);
 KSVC_API int ksvc_revert_rollback(ksvc_context *ctx);
 
 /**
- * Repair a missing or damaged effective kernel from the other slot when that
- * one is intact and not bad.  Succeeds without change when nothing needs
- * repair.
+ * Repair the effective kernel: adopt it when it is a foreign kernel of a
+ * good version; restore it by a copy of the other slot when it is missing,
+ * damaged or of a bad version and the other slot is verified or foreign and
+ * not bad.  Succeeds without change when the effective kernel is verified
+ * and good.  ksvc_last_result() says which it did.
  * @param ctx the context
  * @return #KSVC_OK, #KSVC_E_KERNEL_MISSING when no good copy exists, or
  *         another error
@@ -470,8 +476,11 @@ typedef struct ksvc_status {
       { 0 } }
 
 /**
- * Describe both slots, the rollback state, the bad versions and any problem
- * found.  Never changes anything.
+ * Describe both slots (with their ::ksvc_slot_class), the rollback state,
+ * the bad versions, the trial and any problem found (a registry value that
+ * cannot be read is named).  Records nothing of what others did; on an
+ * administrator's context that is not read-only it finishes or undoes an
+ * operation a crash interrupted, as ksvc_open() does.
  * @param ctx    the context
  * @param status in: version and flags; out: the status
  * @return #KSVC_OK or an error reading the state
