@@ -418,9 +418,11 @@ int ksvc_status_get(ksvc_context *ctx, ksvc_status *status)
     size_t keep;
     int err;
 
-    if (!ctx || !status)
+    if (!ctx)
         return KSVC_E_INVALID_ARGUMENT;
     ksvc__clear_error(ctx);
+    if (!status)
+        return ksvc__fail(ctx, KSVC_E_INVALID_ARGUMENT, "no ksvc_status given");
     if (status->version < 1 || status->version > KSVC_STATUS_VERSION)
         return ksvc__fail(ctx, KSVC_E_STRUCT_VERSION,
                           "ksvc_status version %u, expected 1 to %u",
@@ -519,26 +521,31 @@ static int decide_record(ksvc_context *ctx, const ksvc__snapshot *snap,
     return KSVC_OK;
 }
 
-static int path_args_valid(ksvc_context *ctx, char *buf, size_t size)
+/* Every call starts with a clean detail, also one refused for its
+ * arguments, whose detail then says which. */
+static int path_args_error(ksvc_context *ctx, char *buf, size_t size)
 {
-    if (!ctx || !buf || size == 0)
-        return 0;
+    if (!ctx)
+        return KSVC_E_INVALID_ARGUMENT;
     ksvc__clear_error(ctx);
-    return 1;
+    if (!buf || size == 0)
+        return ksvc__fail(ctx, KSVC_E_INVALID_ARGUMENT,
+                          "no room given for the kernel's path");
+    return KSVC_OK;
 }
 
 int ksvc_boot_path(ksvc_context *ctx, char *buf, size_t size)
 {
-    if (!path_args_valid(ctx, buf, size))
-        return KSVC_E_INVALID_ARGUMENT;
-    return run_boot(ctx, 0, decide_path, buf, size);
+    int err = path_args_error(ctx, buf, size);
+
+    return err ? err : run_boot(ctx, 0, decide_path, buf, size);
 }
 
 int ksvc_boot_begin(ksvc_context *ctx, char *buf, size_t size)
 {
-    if (!path_args_valid(ctx, buf, size))
-        return KSVC_E_INVALID_ARGUMENT;
-    return run_boot(ctx, 0, decide_begin, buf, size);
+    int err = path_args_error(ctx, buf, size);
+
+    return err ? err : run_boot(ctx, 0, decide_begin, buf, size);
 }
 
 int ksvc_boot_confirm(ksvc_context *ctx)

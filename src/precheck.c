@@ -116,9 +116,12 @@ int ksvc_precheck(ksvc_context *ctx, ksvc_precheck_result *result)
     ksvc_precheck_result r = KSVC_PRECHECK_RESULT_INIT;
     int err;
 
-    if (!ctx || !result)
+    if (!ctx)
         return KSVC_E_INVALID_ARGUMENT;
     ksvc__clear_error(ctx);
+    if (!result)
+        return ksvc__fail(ctx, KSVC_E_INVALID_ARGUMENT,
+                          "no ksvc_precheck_result given");
     if (result->version != KSVC_PRECHECK_RESULT_VERSION)
         return ksvc__fail(ctx, KSVC_E_STRUCT_VERSION,
                           "ksvc_precheck_result version %u, expected %u",

@@ -971,6 +971,33 @@ static void unreadable_bad_list_refuses_changes(void **state)
     free(after);
 }
 
+/* Every call starts with a clean detail: one refused for its arguments
+ * does not leave the previous call's detail behind (1.0 did), and says
+ * what was wrong. */
+static void every_call_clears_the_detail(void **state)
+{
+    fixture *f = *state;
+    char path[16];
+
+    assert_int_equal(install(f, f->pay_a, A, 0), KSVC_OK);
+    assert_int_equal(install(f, f->pay_a, A, 0), KSVC_E_ALREADY_INSTALLED);
+    assert_true(ksvc_error_detail(f->ctx)[0] != '\0');
+    assert_int_equal(ksvc_install(f->ctx, NULL, NULL, NULL),
+                     KSVC_E_INVALID_ARGUMENT);
+    assert_null(strstr(ksvc_error_detail(f->ctx), "in use"));
+    assert_non_null(strstr(ksvc_error_detail(f->ctx), "payload"));
+    assert_int_equal(install(f, f->pay_a, A, 0), KSVC_E_ALREADY_INSTALLED);
+    assert_int_equal(ksvc_boot_path(f->ctx, NULL, 0), KSVC_E_INVALID_ARGUMENT);
+    assert_null(strstr(ksvc_error_detail(f->ctx), "in use"));
+    assert_int_equal(install(f, f->pay_a, A, 0), KSVC_E_ALREADY_INSTALLED);
+    assert_int_equal(ksvc_status_get(f->ctx, NULL), KSVC_E_INVALID_ARGUMENT);
+    assert_null(strstr(ksvc_error_detail(f->ctx), "in use"));
+    assert_int_equal(install(f, f->pay_a, A, 0), KSVC_E_ALREADY_INSTALLED);
+    assert_int_equal(ksvc_boot_path(f->ctx, path, sizeof path),
+                     KSVC_E_TOO_LONG);
+    assert_null(strstr(ksvc_error_detail(f->ctx), "in use"));
+}
+
 /* A list of bad versions written by hand with @p count entries
  * 1.0.0.1, 1.0.0.2, ... (older than every payload here). */
 static void write_bad_list(fixture *f, unsigned count)
@@ -1130,6 +1157,8 @@ int main(void)
             unreadable_bad_list_refuses_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_list_has_room_for_decades,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(every_call_clears_the_detail, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(suffix_versions_update_and_roll_back,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(suffix_versions_order_and_identity,

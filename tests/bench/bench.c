@@ -457,9 +457,18 @@ typedef struct config {
     char load_before[64]; /* /proc/loadavg when the run started */
 } config;
 
-enum op { OP_ROLLBACK, OP_REVERT, OP_STATUS, OP_BOOT_PATH, OP_COUNT };
-static const char *const op_names[OP_COUNT] = {"rollback", "revert-rollback",
-                                               "status", "boot-path"};
+enum op {
+    OP_ROLLBACK,
+    OP_REVERT,
+    OP_STATUS,
+    OP_BOOT_PATH,
+    OP_BOOT_BEGIN,
+    OP_BOOT_CONFIRM,
+    OP_COUNT
+};
+static const char *const op_names[OP_COUNT] = {
+    "rollback", "revert-rollback", "status", "boot-path", "boot-begin",
+    "boot-confirm"};
 
 typedef struct size_result {
     uint64_t size;
@@ -586,6 +595,10 @@ static int run_op(machine *m, enum op op)
         return ksvc_revert_rollback(m->ctx);
     case OP_STATUS:
         return ksvc_status_get(m->ctx, &s);
+    case OP_BOOT_BEGIN:
+        return ksvc_boot_begin(m->ctx, path, sizeof path);
+    case OP_BOOT_CONFIRM:
+        return ksvc_boot_confirm(m->ctx);
     default:
         return ksvc_boot_path(m->ctx, path, sizeof path);
     }
@@ -595,8 +608,11 @@ static int run_op(machine *m, enum op op)
  * slots hold kernels of this size. */
 static void time_ops(const config *c, const char *root, size_result *res)
 {
-    static const enum op order[OP_COUNT] = {OP_STATUS, OP_BOOT_PATH,
-                                            OP_ROLLBACK, OP_REVERT};
+    /* begin counts a try of the kernel on trial and confirm ends the
+     * trial; the revert puts it on trial again for the next round. */
+    static const enum op order[OP_COUNT] = {OP_STATUS,       OP_BOOT_PATH,
+                                            OP_BOOT_BEGIN,   OP_BOOT_CONFIRM,
+                                            OP_ROLLBACK,     OP_REVERT};
     double t[OP_COUNT][MAX_RUNS];
     machine m;
     int i, k;
