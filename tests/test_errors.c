@@ -192,7 +192,8 @@ static void sweep(const scenario *s)
                 fail_at(s, &r, k, (fault_class)c, persistent, FAULT_ERROR);
                 /* The same call failing after its effect: an I/O error
                  * is enough, the class does not change what was done. */
-                if (c == FAULT_CLASS_IO)
+                if (c == FAULT_CLASS_IO &&
+                    fault_op_changes_disk(r.ops[k - 1]))
                     fail_at(s, &r, k, (fault_class)c, persistent,
                             FAULT_ERROR_AFTER);
             }

@@ -206,7 +206,7 @@ typedef enum verdict {
 
 /* The calls that can fail after their effect: the ones that change the
  * disk. */
-static int changes_disk(fault_op op)
+int fault_op_changes_disk(fault_op op)
 {
     return op == FOP_FILE_WRITE || op == FOP_FILE_SYNC || op == FOP_RENAME ||
            op == FOP_REMOVE || op == FOP_HARD_LINK || op == FOP_REG_WRITE;
@@ -246,7 +246,7 @@ static verdict begin_call(fault_platform *f, fault_op op, const char *name,
             f->crashed = 1;
         return TEAR;
     case FAULT_ERROR_AFTER:
-        if (changes_disk(op)) {
+        if (fault_op_changes_disk(op)) {
             /* The backend does the work; passed() reports the failure. */
             f->after_error = f->error;
             if (f->persistent)

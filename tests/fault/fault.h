@@ -133,5 +133,7 @@ int fault_name_volatile(const fault_platform *f, const char *name);
 int fault_class_error(fault_class c, fault_op op);
 const char *fault_class_name(fault_class c);
 const char *fault_op_name(fault_op op);
+/* Does the call change the disk (and so can fail after its effect)? */
+int fault_op_changes_disk(fault_op op);
 
 #endif
