@@ -157,6 +157,34 @@ static void drop_failed_journal(ksvc_context *ctx, const ksvc__journal *j)
     ctx->p->reg_write(ctx->p, KSVC__LXSS_KEY, &change, 1);
 }
 
+/* The journal write failed, and removing what it may have left failed too
+ * when the journal is still there: then the next open settles it as the
+ * disk says (a journal of values only completes; one whose files are gone
+ * is undone). */
+static int journal_write_outcome(ksvc_context *ctx, const ksvc__journal *j,
+                                 const saved_error *first, int err,
+                                 ksvc_settle *settles)
+{
+    ksvc__journal *left = malloc(sizeof *left);
+    int found = 1, committed, looked;
+
+    looked = left && ksvc__journal_load(ctx, left, &found) == KSVC_OK;
+    free(left);
+    if (looked && !found)
+        return restore_error(ctx, first, err, "");
+    /* Whether it is there cannot be told: nor can the way it goes. */
+    if (looked && ksvc__journal_committed(ctx, j, &committed) == KSVC_OK)
+        *settles = committed ? KSVC_SETTLE_COMPLETE : KSVC_SETTLE_UNDO;
+    return restore_error(ctx, first, KSVC_E_IN_DOUBT,
+                         *settles == KSVC_SETTLE_COMPLETE
+                             ? "; the journal was written all the same, and "
+                               "the next open completes the change"
+                         : *settles == KSVC_SETTLE_UNDO
+                             ? "; nothing took effect and the next open "
+                               "undoes what is left"
+                             : "; the next open settles it");
+}
+
 /* Run a journaled operation whose new files already exist and are synced:
  * record the journal, then carry it out.  The outcome is one the caller
  * can trust: success; failure with nothing changed; or KSVC_E_IN_DOUBT
@@ -173,7 +201,7 @@ static int run_journal(ksvc_context *ctx, const ksvc__journal *j,
     if (err) {
         save_error(ctx, &first);
         drop_failed_journal(ctx, j);
-        return restore_error(ctx, &first, err, "");
+        return journal_write_outcome(ctx, j, &first, err, settles);
     }
     err = ksvc__journal_carry_out(ctx, j);
     if (!err)
@@ -464,9 +492,35 @@ static const char *operation_name(ksvc_operation op)
         return "install";
     case KSVC_OPERATION_REPAIR:
         return "repair";
+    case KSVC_OPERATION_ROLLBACK:
+        return "rollback";
+    case KSVC_OPERATION_REVERT:
+        return "revert";
+    case KSVC_OPERATION_BOOT_BEGIN:
+        return "boot-begin";
+    case KSVC_OPERATION_BOOT_CONFIRM:
+    case KSVC_OPERATION_RECORD_BOOT:
+        return "boot-confirm";
     default:
         return "update";
     }
+}
+
+/* A change of more than one value goes through the journal: a backend
+ * may write value by value (the Windows registry does), and a cut between
+ * two values must read as the state before or the state after.  One value
+ * is written at once. */
+static int needs_journal(const ksvc__snapshot *snap, const ksvc__plan *plan)
+{
+    ksvc__state_changes *c = malloc(2 * sizeof *c);
+    size_t count;
+
+    if (!c)
+        return 1;
+    count = ksvc__state_changes_diff(&snap->loaded, &plan->target, &c[0],
+                                     &c[1]);
+    free(c);
+    return count > 1 && !plan->stamps_only;
 }
 
 /* The time an automatic rollback happened, ISO 8601 UTC; "" when the
@@ -493,7 +547,8 @@ int ksvc__execute(ksvc_context *ctx, const ksvc__snapshot *snap,
         return KSVC_OK;
     if (plan->stamp_auto_time)
         now_utc(plan->target.auto_time, sizeof plan->target.auto_time);
-    if (!plan->stage_payload && !plan->restore_from) {
+    if (!plan->stage_payload && !plan->restore_from &&
+        !needs_journal(snap, plan)) {
         err = ksvc__state_store(ctx, &snap->loaded, &plan->target);
         /* Fingerprints only spare a hash: one not written is no failure. */
         if (err && plan->stamps_only) {
@@ -522,6 +577,10 @@ int ksvc__execute(ksvc_context *ctx, const ksvc__snapshot *snap,
         !err || plan->result.settles == KSVC_SETTLE_COMPLETE;
     if (plan->result.changed)
         plan->result.moved |= snap->folded_moved;
+    /* Written, and still an error to report (an automatic rollback that
+     * leaves nothing to boot). */
+    if (!err && plan->error)
+        err = ksvc__fail(ctx, plan->error, "%s", plan->why);
     free(j);
     return err;
 }

@@ -210,6 +210,12 @@ typedef struct ksvc__state_changes {
     uint32_t trial_tries, trial_used;
 } ksvc__state_changes;
 void ksvc__state_changes_build(const ksvc__state *st, ksvc__state_changes *c);
+/* The changes that make the stored state st, leaving out those that the
+ * state @p before (NULL: none) already has; their count.  @p c's entries
+ * point into st and c; @p scratch is room for the comparison. */
+size_t ksvc__state_changes_diff(const ksvc__state *before,
+                                const ksvc__state *st, ksvc__state_changes *c,
+                                ksvc__state_changes *scratch);
 /* Write st; with @p before (the state as loaded), only the values that
  * differ from it. */
 int ksvc__state_store(ksvc_context *ctx, const ksvc__state *before,

@@ -409,9 +409,35 @@ static int stamp_renamed(ksvc_context *ctx, const ksvc__journal *j,
     return KSVC_OK;
 }
 
+static int write_target(ksvc_context *ctx, const ksvc__state *target)
+{
+    ksvc__state_changes *c = malloc(2 * sizeof *c);
+    ksvc__state *now = malloc(sizeof *now);
+    int err = c && now ? KSVC_OK
+                       : ksvc__fail(ctx, KSVC_E_NO_MEMORY, "committing");
+
+    if (!err) {
+        int loaded = ksvc__state_load(ctx, now) == KSVC_OK;
+        ksvc__clear_error(ctx);
+        ksvc__state_changes_diff(loaded ? now : NULL, target, &c[0], &c[1]);
+        c[0].change[c[0].count].name = KSVC__V_JOURNAL;
+        c[0].change[c[0].count].remove = 1;
+        c[0].change[c[0].count].type = KSVC_REG_MULTI_SZ;
+        c[0].change[c[0].count].data = NULL;
+        c[0].change[c[0].count].size = 0;
+        c[0].count++;
+        err = ctx->p->reg_write(ctx->p, KSVC__LXSS_KEY, c[0].change,
+                                c[0].count);
+        if (err)
+            err = ksvc__platform_fail(ctx, err, "writing the servicing state");
+    }
+    free(c);
+    free(now);
+    return err;
+}
+
 static int commit(ksvc_context *ctx, const ksvc__journal *j)
 {
-    ksvc__state_changes c;
     ksvc__state *target;
     size_t i;
     int present, err;
@@ -438,18 +464,14 @@ static int commit(ksvc_context *ctx, const ksvc__journal *j)
         free(target);
         return err;
     }
-    /* The target state and the end of the journal in one write. */
-    ksvc__state_changes_build(target, &c);
-    c.change[c.count].name = KSVC__V_JOURNAL;
-    c.change[c.count].remove = 1;
-    c.change[c.count].type = KSVC_REG_MULTI_SZ;
-    c.change[c.count].data = NULL;
-    c.change[c.count].size = 0;
-    c.count++;
-    err = ctx->p->reg_write(ctx->p, KSVC__LXSS_KEY, c.change, c.count);
-    free(target); /* after the write: the changes point into it */
-    return err ? ksvc__platform_fail(ctx, err, "writing the servicing state")
-               : KSVC_OK;
+    /* The target state and the end of the journal in one write, the
+     * journal last: a backend that writes value by value and is cut short
+     * leaves the journal, and the next open writes the rest.  Only what
+     * differs from the values on disk is written (a value the library
+     * cannot read, and does not change, stays as it is). */
+    err = write_target(ctx, target);
+    free(target);
+    return err;
 }
 
 int ksvc__journal_carry_out(ksvc_context *ctx, const ksvc__journal *j)

@@ -544,26 +544,35 @@ static int unchanged(const ksvc_reg_change *c, const ksvc__state_changes *before
     return 0;
 }
 
+size_t ksvc__state_changes_diff(const ksvc__state *before,
+                                const ksvc__state *st, ksvc__state_changes *c,
+                                ksvc__state_changes *scratch)
+{
+    size_t i, kept = 0;
+
+    ksvc__state_changes_build(st, c);
+    if (!before)
+        return c->count;
+    ksvc__state_changes_build(before, scratch);
+    for (i = 0; i < c->count; i++)
+        if (!unchanged(&c->change[i], scratch))
+            c->change[kept++] = c->change[i];
+    c->count = kept;
+    return kept;
+}
+
 int ksvc__state_store(ksvc_context *ctx, const ksvc__state *before,
                       const ksvc__state *st)
 {
     ksvc__state_changes *c = malloc(2 * sizeof *c);
-    size_t i, kept = 0;
     int err;
 
     if (!c)
         return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "writing the state");
-    ksvc__state_changes_build(st, &c[0]);
     /* Only the values that change are written: one the library could not
      * read (a hand edit it reports) is never rewritten by an operation
      * that does not touch it. */
-    if (before) {
-        ksvc__state_changes_build(before, &c[1]);
-        for (i = 0; i < c[0].count; i++)
-            if (!unchanged(&c[0].change[i], &c[1]))
-                c[0].change[kept++] = c[0].change[i];
-        c[0].count = kept;
-    }
+    ksvc__state_changes_diff(before, st, &c[0], &c[1]);
     err = c[0].count == 0 ? KSVC_OK
                           : ctx->p->reg_write(ctx->p, KSVC__LXSS_KEY,
                                               c[0].change, c[0].count);

@@ -533,7 +533,7 @@ static const fault_case fault_cases[] = {
     FAULT(RegQueryValueExW, OP_REVERT),
     FAULT(RegSetValueExW, OP_INSTALL),
     FAULT(RegSetValueExW, OP_ROLLBACK),
-    FAULT(RegSetValueExW, OP_REVERT),
+    /* A revert only deletes values (1.1 writes only what changes). */
     FAULT(RegDeleteValueW, OP_REVERT),
 };
 

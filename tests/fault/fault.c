@@ -217,6 +217,9 @@ static verdict begin_call(fault_platform *f, fault_op op, const char *name,
                           int *error)
 {
     f->calls++;
+    /* An after-effect failure belongs to its own call only, also when its
+     * method returned without reaching the backend. */
+    f->after_error = 0;
     if (f->calls > f->ops_room) {
         f->ops_room = f->ops_room * 2 + 256;
         f->ops = xrealloc(f->ops, f->ops_room);
