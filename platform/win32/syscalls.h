@@ -65,6 +65,16 @@
        DWORD, DWORD, DWORD, PSID *))                                          \
     X(CheckTokenMembership, BOOL, (HANDLE, PSID, PBOOL))                      \
     X(FreeSid, PVOID, (PSID))                                                 \
+    /* hashing (CNG) */                                                       \
+    X(BCryptOpenAlgorithmProvider, NTSTATUS,                                  \
+      (BCRYPT_ALG_HANDLE *, LPCWSTR, LPCWSTR, ULONG))                         \
+    X(BCryptCloseAlgorithmProvider, NTSTATUS, (BCRYPT_ALG_HANDLE, ULONG))     \
+    X(BCryptCreateHash, NTSTATUS,                                             \
+      (BCRYPT_ALG_HANDLE, BCRYPT_HASH_HANDLE *, PUCHAR, ULONG, PUCHAR, ULONG, \
+       ULONG))                                                                \
+    X(BCryptHashData, NTSTATUS, (BCRYPT_HASH_HANDLE, PUCHAR, ULONG, ULONG))   \
+    X(BCryptFinishHash, NTSTATUS, (BCRYPT_HASH_HANDLE, PUCHAR, ULONG, ULONG)) \
+    X(BCryptDestroyHash, NTSTATUS, (BCRYPT_HASH_HANDLE))                      \
     /* text */                                                                \
     X(MultiByteToWideChar, int, (UINT, DWORD, LPCCH, int, LPWSTR, int))       \
     X(WideCharToMultiByte, int,                                               \

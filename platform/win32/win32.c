@@ -14,6 +14,7 @@
 #define WIN32_LEAN_AND_MEAN
 #endif
 #include <windows.h>
+#include <bcrypt.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,12 @@ static struct syscall syscalls[SYS_COUNT_] = {
 #define os_AllocateAndInitializeSid OS(AllocateAndInitializeSid)
 #define os_CheckTokenMembership OS(CheckTokenMembership)
 #define os_FreeSid OS(FreeSid)
+#define os_BCryptOpenAlgorithmProvider OS(BCryptOpenAlgorithmProvider)
+#define os_BCryptCloseAlgorithmProvider OS(BCryptCloseAlgorithmProvider)
+#define os_BCryptCreateHash OS(BCryptCreateHash)
+#define os_BCryptHashData OS(BCryptHashData)
+#define os_BCryptFinishHash OS(BCryptFinishHash)
+#define os_BCryptDestroyHash OS(BCryptDestroyHash)
 #define os_MultiByteToWideChar OS(MultiByteToWideChar)
 #define os_WideCharToMultiByte OS(WideCharToMultiByte)
 
@@ -194,6 +201,7 @@ typedef struct backend {
     wchar_t *reg_prefix;   /* key standing for the hive's root, or NULL */
     HANDLE tools_handle;   /* held open (no delete sharing) once checked */
     HANDLE lock_handle;    /* the lock file while the lock is held */
+    BCRYPT_ALG_HANDLE sha256; /* CNG's SHA-256, opened at the first hash */
     int lock_readonly;     /* "held" by a caller who cannot create it */
     DWORD last_os_error;
     char last_what[WHAT_MAX];
@@ -1698,6 +1706,102 @@ static int w32_elevated(const ksvc_platform *p, int *elevated)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Hashing                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* SHA-256 through CNG (bcrypt.dll), which uses the processor's SHA
+ * instructions where it has them: the core's portable SHA-256 is several
+ * times slower on a 128 MiB kernel. */
+
+/* NTSTATUS codes, compared as DWORD (headers define some unsigned). */
+#define NT_NO_MEMORY 0xC0000017UL
+#define NT_NOT_FOUND 0xC0000225UL
+
+/* BCryptHashData takes at most a ULONG at a time. */
+#define HASH_FEED_MAX 0x40000000u
+
+typedef struct hash_state {
+    backend *b;
+    BCRYPT_HASH_HANDLE handle;
+} hash_state;
+
+/* The library's code for an NTSTATUS of CNG. */
+static int map_ntstatus(NTSTATUS status)
+{
+    if ((DWORD)status == NT_NO_MEMORY)
+        return KSVC_E_NO_MEMORY;
+    if ((DWORD)status == NT_NOT_FOUND)
+        return KSVC_E_UNSUPPORTED;
+    return KSVC_E_IO;
+}
+
+static int fail_hash(backend *b, NTSTATUS status, const char *call)
+{
+    return fail(b, map_ntstatus(status), (DWORD)status, call, "SHA-256");
+}
+
+static int w32_sha256_begin(const ksvc_platform *p, void **state)
+{
+    backend *b = backend_of(p);
+    hash_state *h;
+    NTSTATUS st;
+
+    *state = NULL;
+    if (b->sha256 == NULL) {
+        st = os_BCryptOpenAlgorithmProvider(&b->sha256, BCRYPT_SHA256_ALGORITHM,
+                                            NULL, 0);
+        if (!BCRYPT_SUCCESS(st)) {
+            b->sha256 = NULL;
+            return fail_hash(b, st, "BCryptOpenAlgorithmProvider");
+        }
+    }
+    h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return fail(b, KSVC_E_NO_MEMORY, 0, "hash state", "SHA-256");
+    h->b = b;
+    /* No object buffer: CNG allocates it (Windows 7 and later). */
+    st = os_BCryptCreateHash(b->sha256, &h->handle, NULL, 0, NULL, 0, 0);
+    if (!BCRYPT_SUCCESS(st)) {
+        free(h);
+        return fail_hash(b, st, "BCryptCreateHash");
+    }
+    *state = h;
+    return KSVC_OK;
+}
+
+static int w32_sha256_update(void *state, const void *data, size_t size)
+{
+    hash_state *h = state;
+    const unsigned char *at = data;
+
+    while (size > 0) {
+        ULONG take = size > HASH_FEED_MAX ? HASH_FEED_MAX : (ULONG)size;
+        NTSTATUS st = os_BCryptHashData(h->handle, (PUCHAR)at, take, 0);
+        if (!BCRYPT_SUCCESS(st))
+            return fail_hash(h->b, st, "BCryptHashData");
+        at += take;
+        size -= take;
+    }
+    return KSVC_OK;
+}
+
+static int w32_sha256_end(void *state, unsigned char digest[32])
+{
+    hash_state *h = state;
+    int rc = KSVC_OK;
+
+    if (digest != NULL) {
+        NTSTATUS st = os_BCryptFinishHash(h->handle, digest, 32, 0);
+        if (!BCRYPT_SUCCESS(st))
+            rc = fail_hash(h->b, st, "BCryptFinishHash");
+    }
+    /* Destroyed whatever happened: the state is gone on return. */
+    os_BCryptDestroyHash(h->handle);
+    free(h);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Servicing lock                                                           */
 /* ------------------------------------------------------------------------ */
 
@@ -1924,6 +2028,8 @@ static void backend_free(backend *b)
         w32_unlock(&b->table);
     if (b->tools_handle != INVALID_HANDLE_VALUE)
         os_CloseHandle(b->tools_handle);
+    if (b->sha256 != NULL)
+        os_BCryptCloseAlgorithmProvider(b->sha256, 0);
     free(b->tools);
     free(b->tools_display);
     free(b->lock_path);
@@ -1975,7 +2081,9 @@ KSVC_API int ksvc_win32_open(ksvc_platform **out,
     b->table.elevated = w32_elevated;
     b->table.lock = w32_lock;
     b->table.unlock = w32_unlock;
-    /* sha256_*: NULL, the core's own SHA-256 serves every platform alike. */
+    b->table.sha256_begin = w32_sha256_begin;
+    b->table.sha256_update = w32_sha256_update;
+    b->table.sha256_end = w32_sha256_end;
 
     rc = set_registry_root(b, options->registry_root);
     if (rc == KSVC_OK)
