@@ -201,7 +201,7 @@ void test_machine_free(test_machine *m)
     if (!m)
         return;
     untrack(m);
-    ksvc_posix_free(m->posix);
+    m->posix->destroy(m->posix);
     remove_tree_at(AT_FDCWD, m->base);
     for (i = 0; i < m->payload_count; i++)
         free(m->payloads[i]);
@@ -233,7 +233,7 @@ ksvc_platform *test_machine_platform_open(test_machine *m)
 
 void test_machine_platform_close(ksvc_platform *p)
 {
-    ksvc_posix_free(p);
+    p->destroy(p);
 }
 
 const char *test_machine_root(test_machine *m)

@@ -32,6 +32,7 @@
 
 #include "machine.h"
 #include "machine_win32.h"
+#include "../platform/win32/internal.h"
 
 #define LXSS_KEY L"SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Lxss"
 #define NT_VERSION_KEY L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
@@ -89,9 +90,9 @@ void test_machine_set_elevated(test_machine *m, int elevated)
     /* An administrator is what the prefix's own token says; only a
      * standard user needs simulating. */
     assert_int_equal(
-        ksvc_win32_syscall_set("GetTokenInformation",
+        ksvc__win32_syscall_set("GetTokenInformation",
                                elevated ? NULL
-                                        : (ksvc_win32_syscall_ptr)
+                                        : (ksvc__win32_syscall_ptr)
                                               token_information_as_simulated),
         KSVC_OK);
 }
@@ -319,10 +320,10 @@ static void write_facts(const ksvc_mock_machine *facts)
                        : facts->arch == KSVC_ARCH_X64 ? IMAGE_FILE_MACHINE_AMD64
                                                       : IMAGE_FILE_MACHINE_I386;
     assert_int_equal(
-        ksvc_win32_syscall_set("IsWow64Process2",
+        ksvc__win32_syscall_set("IsWow64Process2",
                                facts->arch == KSVC_ARCH_X64
                                    ? NULL
-                                   : (ksvc_win32_syscall_ptr)wow64_as_simulated),
+                                   : (ksvc__win32_syscall_ptr)wow64_as_simulated),
         KSVC_OK);
 }
 
@@ -346,7 +347,7 @@ test_machine *test_machine_new(const ksvc_mock_machine *facts)
     assert_non_null(m);
     if (facts == NULL)
         facts = &defaults;
-    ksvc_win32_syscall_set(NULL, NULL);
+    ksvc__win32_syscall_set(NULL, NULL);
     simulated_elevated = 1;
 
     n = GetSystemDirectoryW(system_dir, MAX_PATH + 1);
@@ -380,8 +381,8 @@ void test_machine_free(test_machine *m)
 
     if (m == NULL)
         return;
-    ksvc_win32_free(m->platform);
-    ksvc_win32_syscall_set(NULL, NULL);
+    m->platform->destroy(m->platform);
+    ksvc__win32_syscall_set(NULL, NULL);
     simulated_elevated = 1;
     test_remove_tree(m->scratch);
     for (i = 0; i < m->payload_count; i++)
@@ -409,7 +410,7 @@ ksvc_platform *test_machine_platform_open(test_machine *m)
 
 void test_machine_platform_close(ksvc_platform *p)
 {
-    ksvc_win32_free(p);
+    p->destroy(p);
 }
 
 const char *test_machine_scratch(test_machine *m)

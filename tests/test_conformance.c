@@ -716,6 +716,163 @@ static void table_shape(void **state)
     assert_non_null(p->reg_read);
     assert_non_null(p->lock);
     assert_true((p->sha256_begin == NULL) == (p->sha256_end == NULL));
+    /* version 2 */
+    assert_non_null(p->destroy);
+    assert_non_null(p->reg_list);
+    assert_non_null(p->lock_mode);
+}
+
+/* ---- table version 2: values of a key, lock modes, destroy ---- */
+
+typedef struct listed {
+    char names[8][32];
+    uint32_t types[8];
+    unsigned char data[8][64];
+    size_t sizes[8];
+    int errors[8];
+    size_t count;
+    size_t stop_after; /* return 7 after this many values; 0: never */
+} listed;
+
+static int collect_value(void *arg, const ksvc_reg_value *v)
+{
+    listed *l = arg;
+
+    assert_true(l->count < 8);
+    assert_true(strlen(v->name) < sizeof l->names[0]);
+    strcpy(l->names[l->count], v->name);
+    l->types[l->count] = v->type;
+    l->errors[l->count] = v->error;
+    l->sizes[l->count] = v->size;
+    assert_true(v->size <= sizeof l->data[0]);
+    if (v->size > 0)
+        memcpy(l->data[l->count], v->data, v->size);
+    l->count++;
+    return l->stop_after != 0 && l->count == l->stop_after ? 7 : 0;
+}
+
+/* The index of @name among the listed values (any order), or fail. */
+static size_t listed_index(const listed *l, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < l->count; i++)
+        if (strcmp(l->names[i], name) == 0)
+            return i;
+    fail_msg("value %s not listed", name);
+    return 0;
+}
+
+static void assert_listed(const listed *l, const char *name, uint32_t type,
+                          const void *data, size_t size)
+{
+    size_t i = listed_index(l, name);
+
+    assert_int_equal(l->errors[i], 0);
+    assert_int_equal(l->types[i], type);
+    assert_int_equal(l->sizes[i], size);
+    assert_memory_equal(l->data[i], data, size);
+}
+
+static void reg_list_reports_every_value(void **state)
+{
+    static const char multi[] = "5.10.1\0" "5.15.2-\xC3\xBC\0";
+    fixture *f = *state;
+    ksvc_platform *p = f->p;
+    uint32_t dword = 0xDEADBEEFu;
+    listed l;
+
+    write_value(p, TEST_KEY, "Text", KSVC_REG_SZ, "5.15.153.1", 11);
+    write_value(p, TEST_KEY, "Number", KSVC_REG_DWORD, &dword, 4);
+    write_value(p, TEST_KEY, "List", KSVC_REG_MULTI_SZ, multi, sizeof(multi));
+    write_value(p, TEST_KEY, "Empty\xC3\xA9", KSVC_REG_SZ, "", 1);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(p->reg_list(p, TEST_KEY, collect_value, &l), KSVC_OK);
+    assert_int_equal(l.count, 4);
+    assert_listed(&l, "Text", KSVC_REG_SZ, "5.15.153.1", 11);
+    assert_listed(&l, "Number", KSVC_REG_DWORD, &dword, 4);
+    assert_listed(&l, "List", KSVC_REG_MULTI_SZ, multi, sizeof(multi));
+    assert_listed(&l, "Empty\xC3\xA9", KSVC_REG_SZ, "", 1);
+
+    /* The callback's non-zero answer stops the walk and is returned. */
+    memset(&l, 0, sizeof l);
+    l.stop_after = 2;
+    assert_int_equal(p->reg_list(p, TEST_KEY, collect_value, &l), 7);
+    assert_int_equal(l.count, 2);
+
+    /* A key without values lists nothing; a missing key is not found. */
+    memset(&l, 0, sizeof l);
+    assert_int_equal(p->reg_list(p, "SOFTWARE\\KServiceConformance",
+                                 collect_value, &l),
+                     KSVC_OK);
+    assert_int_equal(l.count, 0);
+    assert_int_equal(p->reg_list(p, "SOFTWARE\\KServiceConformance\\None",
+                                 collect_value, &l),
+                     KSVC_E_NOT_FOUND);
+    assert_last_error_names(p, "None");
+}
+
+static void lock_modes_share_and_exclude(void **state)
+{
+    fixture *f = *state;
+    ksvc_platform *p = f->p;
+    ksvc_platform *q = test_machine_platform_open(f->m);
+
+    /* Readers share the lock... */
+    assert_int_equal(p->lock_mode(p, KSVC_LOCK_SHARED, 1000), KSVC_OK);
+    assert_int_equal(q->lock_mode(q, KSVC_LOCK_SHARED, 1000), KSVC_OK);
+    assert_int_equal(q->unlock(q), KSVC_OK);
+    /* ...a writer waits for them... */
+    assert_int_equal(q->lock_mode(q, KSVC_LOCK_EXCLUSIVE, 50), KSVC_E_BUSY);
+    assert_int_equal(q->lock(q, 0), KSVC_E_BUSY);
+    assert_int_equal(p->unlock(p), KSVC_OK);
+    /* ...and readers wait for a writer. */
+    assert_int_equal(q->lock_mode(q, KSVC_LOCK_EXCLUSIVE, 1000), KSVC_OK);
+    assert_int_equal(p->lock_mode(p, KSVC_LOCK_SHARED, 50), KSVC_E_BUSY);
+    assert_int_equal(q->unlock(q), KSVC_OK);
+    assert_int_equal(p->lock_mode(p, KSVC_LOCK_SHARED, 0), KSVC_OK);
+    assert_int_equal(p->unlock(p), KSVC_OK);
+    /* An unknown mode is refused. */
+    assert_int_equal(p->lock_mode(p, 99, 0), KSVC_E_INVALID_ARGUMENT);
+    q->destroy(q); /* any backend is freed the same way */
+}
+
+/* The methods up to sha256_end are version 1: a table that ends there is
+ * still a complete backend for ksvc_open(). */
+#define PLATFORM_V1_SIZE offsetof(ksvc_platform, destroy)
+
+static void a_version_1_table_is_accepted(void **state)
+{
+    fixture *f = *state;
+    ksvc_platform *q = test_machine_platform_open(f->m);
+    unsigned char *v1 = malloc(PLATFORM_V1_SIZE);
+    ksvc_platform full;
+    ksvc_context *ctx = NULL;
+    ksvc_status s = KSVC_STATUS_INIT;
+    const char *payload = test_machine_payload(f->m, "A", 1, 4096 + 3);
+
+    /* Exactly the bytes of a version 1 table: nothing after them exists,
+     * and a sanitizer build reports any read past them. */
+    assert_non_null(v1);
+    memcpy(&full, q, sizeof full);
+    full.version = 1;
+    memcpy(v1, &full, PLATFORM_V1_SIZE);
+    assert_int_equal(ksvc_open(&ctx, (ksvc_platform *)(void *)v1, NULL),
+                     KSVC_OK);
+    assert_int_equal(ksvc_install(ctx, payload, "5.15.1.1", NULL), KSVC_OK);
+    assert_int_equal(ksvc_status_get(ctx, &s), KSVC_OK);
+    assert_string_equal(s.kernel.kernel_version, "5.15.1.1");
+    ksvc_close(ctx);
+    free(v1);
+
+    /* A version 2 table must have the methods version 2 added. */
+    memcpy(&full, q, sizeof full);
+    full.reg_list = NULL;
+    assert_int_equal(ksvc_open(&ctx, &full, NULL), KSVC_E_INVALID_ARGUMENT);
+    full.version = 1; /* the same table as version 1 is fine */
+    assert_int_equal(ksvc_open(&ctx, &full, NULL), KSVC_OK);
+    ksvc_close(ctx);
+    q->destroy(q);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -746,6 +903,9 @@ int main(void)
         T(machine_facts),
         T(lock_excludes_a_second_table),
         T(sha256_when_provided),
+        T(reg_list_reports_every_value),
+        T(lock_modes_share_and_exclude),
+        T(a_version_1_table_is_accepted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,6 +37,7 @@
 
 #include "machine.h"
 #include "machine_win32.h"
+#include "../platform/win32/internal.h"
 
 #define A "5.10.102.1"
 #define B "5.15.90.1"
@@ -77,7 +78,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    ksvc_win32_syscall_set(NULL, NULL);
+    ksvc__win32_syscall_set(NULL, NULL);
     ksvc_close(f->ctx);
     test_machine_free(f->m);
     free(f);
@@ -208,14 +209,14 @@ static void elevation_falls_back_to_administrators(void **state)
 
     /* Windows without elevation: membership of Administrators decides. */
     assert_int_equal(
-        ksvc_win32_syscall_set("GetTokenInformation",
-                               (ksvc_win32_syscall_ptr)no_token_elevation),
+        ksvc__win32_syscall_set("GetTokenInformation",
+                               (ksvc__win32_syscall_ptr)no_token_elevation),
         KSVC_OK);
     assert_int_equal(f->p->elevated(f->p, &elevated), KSVC_OK);
     assert_int_equal(elevated, 1);
     assert_int_equal(
-        ksvc_win32_syscall_set("CheckTokenMembership",
-                               (ksvc_win32_syscall_ptr)not_an_administrator),
+        ksvc__win32_syscall_set("CheckTokenMembership",
+                               (ksvc__win32_syscall_ptr)not_an_administrator),
         KSVC_OK);
     assert_int_equal(f->p->elevated(f->p, &elevated), KSVC_OK);
     assert_int_equal(elevated, 0);
@@ -242,8 +243,8 @@ static void wow64_process_goes_through_sysnative(void **state)
     snprintf(expected, sizeof expected, "%s\\Sysnative\\lxss\\tools\\kernel",
              windows_utf8);
     assert_int_equal(
-        ksvc_win32_syscall_set("IsWow64Process",
-                               (ksvc_win32_syscall_ptr)a_32_bit_process),
+        ksvc__win32_syscall_set("IsWow64Process",
+                               (ksvc__win32_syscall_ptr)a_32_bit_process),
         KSVC_OK);
     assert_int_equal(ksvc_win32_open(&p, NULL), KSVC_OK);
     assert_int_equal(p->full_path(p, "kernel", got, sizeof got), KSVC_OK);
@@ -294,28 +295,28 @@ static void call_table_walk_and_restore(void **state)
 {
     const char *name;
     size_t count = 0;
-    ksvc_win32_syscall_ptr real;
+    ksvc__win32_syscall_ptr real;
 
     (void)state;
-    for (name = ksvc_win32_syscall_next(NULL); name != NULL;
-         name = ksvc_win32_syscall_next(name)) {
+    for (name = ksvc__win32_syscall_next(NULL); name != NULL;
+         name = ksvc__win32_syscall_next(name)) {
         count++;
         if (strcmp(name, "IsWow64Process2") != 0)
-            assert_non_null(ksvc_win32_syscall_get(name));
+            assert_non_null(ksvc__win32_syscall_get(name));
     }
     assert_true(count >= 30);
-    assert_null(ksvc_win32_syscall_get("NoSuchCall"));
-    assert_int_equal(ksvc_win32_syscall_set("NoSuchCall", NULL),
+    assert_null(ksvc__win32_syscall_get("NoSuchCall"));
+    assert_int_equal(ksvc__win32_syscall_set("NoSuchCall", NULL),
                      KSVC_E_NOT_FOUND);
-    real = ksvc_win32_syscall_get("CreateFileW");
+    real = ksvc__win32_syscall_get("CreateFileW");
     assert_int_equal(
-        ksvc_win32_syscall_set("CreateFileW",
-                               (ksvc_win32_syscall_ptr)not_an_administrator),
+        ksvc__win32_syscall_set("CreateFileW",
+                               (ksvc__win32_syscall_ptr)not_an_administrator),
         KSVC_OK);
-    assert_true(ksvc_win32_syscall_get("CreateFileW") ==
-                (ksvc_win32_syscall_ptr)not_an_administrator);
-    assert_int_equal(ksvc_win32_syscall_set("CreateFileW", NULL), KSVC_OK);
-    assert_true(ksvc_win32_syscall_get("CreateFileW") == real);
+    assert_true(ksvc__win32_syscall_get("CreateFileW") ==
+                (ksvc__win32_syscall_ptr)not_an_administrator);
+    assert_int_equal(ksvc__win32_syscall_set("CreateFileW", NULL), KSVC_OK);
+    assert_true(ksvc__win32_syscall_get("CreateFileW") == real);
 }
 
 static void registry_reads_check_type_and_length(void **state)
@@ -382,6 +383,67 @@ static void registry_reads_check_type_and_length(void **state)
                      KSVC_E_NOT_FOUND);
 }
 
+/* What reg_list saw of one value. */
+typedef struct seen_value {
+    const char *name;
+    int found, error;
+    uint32_t type;
+    size_t size;
+    unsigned char data[16];
+} seen_value;
+
+static int see_value(void *arg, const ksvc_reg_value *v)
+{
+    seen_value *s;
+
+    for (s = arg; s->name != NULL; s++) {
+        if (strcmp(s->name, v->name) != 0)
+            continue;
+        s->found++;
+        s->error = v->error;
+        s->type = v->type;
+        s->size = v->size;
+        if (v->data != NULL && v->size <= sizeof s->data)
+            memcpy(s->data, v->data, v->size);
+    }
+    return 0;
+}
+
+/* reg_list reports every value, also those reg_read refuses: with their
+ * error instead of data, so recovery sees that they are there. */
+static void registry_list_reports_unreadable_values(void **state)
+{
+    fixture *f = *state;
+    const wchar_t lone_surrogate[] = { L'x', 0xD800, 0 };
+    const wchar_t bad_name[] = { L'n', 0xDC00, 0 };
+    const BYTE three[] = { 1, 2, 3 };
+    const BYTE binary[] = { 0xde, 0xad, 0xbe, 0xef };
+    seen_value seen[] = {
+        { "Surrogate", 0, 0, 0, 0, { 0 } }, { "Short", 0, 0, 0, 0, { 0 } },
+        { "Binary", 0, 0, 0, 0, { 0 } },    { "n\xEF\xBF\xBD", 0, 0, 0, 0, { 0 } },
+        { NULL, 0, 0, 0, 0, { 0 } },
+    };
+
+    set_raw(L"Surrogate", REG_SZ, lone_surrogate, sizeof lone_surrogate);
+    set_raw(L"Short", REG_DWORD, three, sizeof three);
+    set_raw(L"Binary", REG_BINARY, binary, sizeof binary);
+    set_raw(bad_name, REG_BINARY, binary, sizeof binary);
+    assert_int_equal(f->p->reg_list(f->p, LXSS, see_value, seen), KSVC_OK);
+    assert_int_equal(seen[0].found, 1);
+    assert_int_equal(seen[0].error, KSVC_E_BAD_VALUE);
+    assert_int_equal(seen[0].type, KSVC_REG_SZ);
+    assert_int_equal(seen[1].found, 1);
+    assert_int_equal(seen[1].error, KSVC_E_BAD_VALUE);
+    assert_int_equal(seen[2].found, 1);
+    assert_int_equal(seen[2].error, KSVC_OK);
+    assert_int_equal(seen[2].type, REG_BINARY);
+    assert_int_equal(seen[2].size, 4);
+    assert_memory_equal(seen[2].data, binary, 4);
+    /* A name that is not UTF-16 comes with U+FFFD for its bad unit. */
+    assert_int_equal(seen[3].found, 1);
+    assert_int_equal(seen[3].error, KSVC_E_BAD_VALUE);
+}
+
 /* RegSetValueExW that fails from its second call on. */
 static int set_calls;
 static LSTATUS WINAPI set_fails_second(HKEY h, LPCWSTR name, DWORD reserved,
@@ -412,8 +474,8 @@ static void registry_writes_are_all_or_nothing(void **state)
     before = test_machine_snapshot(f->m);
     set_calls = 0;
     assert_int_equal(
-        ksvc_win32_syscall_set("RegSetValueExW",
-                               (ksvc_win32_syscall_ptr)set_fails_second),
+        ksvc__win32_syscall_set("RegSetValueExW",
+                               (ksvc__win32_syscall_ptr)set_fails_second),
         KSVC_OK);
     assert_int_equal(f->p->reg_write(f->p, LXSS, changes, 3),
                      KSVC_E_NO_SPACE);
@@ -434,7 +496,7 @@ static void registry_writes_are_all_or_nothing(void **state)
                      ERROR_FILE_NOT_FOUND);
 
     /* Bad data is refused before anything is written. */
-    assert_int_equal(ksvc_win32_syscall_set("RegSetValueExW", NULL), KSVC_OK);
+    assert_int_equal(ksvc__win32_syscall_set("RegSetValueExW", NULL), KSVC_OK);
     changes[2].data = "x\0y"; /* no empty string at the end */
     changes[2].size = 3;
     before = test_machine_snapshot(f->m);
@@ -515,11 +577,11 @@ static const char *const op_names[] = { "install C", "rollback",
 
 typedef struct fault_case {
     const char *call;
-    ksvc_win32_syscall_ptr fn;
+    ksvc__win32_syscall_ptr fn;
     enum fault_op op;
 } fault_case;
 
-#define FAULT(name, op) { #name, (ksvc_win32_syscall_ptr)fault_##name, op }
+#define FAULT(name, op) { #name, (ksvc__win32_syscall_ptr)fault_##name, op }
 
 static const fault_case fault_cases[] = {
     FAULT(CreateFileW, OP_INSTALL),
@@ -587,7 +649,7 @@ static void prepare_op(fixture *f, enum fault_op op)
  * by @fn (which fails with fault_code); it must fail with @mapped, keep the
  * OS code in the detail and change nothing. */
 static void fault_changes_nothing(fixture *f, const char *call,
-                                  ksvc_win32_syscall_ptr fn, enum fault_op op,
+                                  ksvc__win32_syscall_ptr fn, enum fault_op op,
                                   int mapped)
 {
     char *before, *after;
@@ -599,9 +661,9 @@ static void fault_changes_nothing(fixture *f, const char *call,
 
     before = test_machine_snapshot(f->m);
     fault_calls = 0;
-    assert_int_equal(ksvc_win32_syscall_set(call, fn), KSVC_OK);
+    assert_int_equal(ksvc__win32_syscall_set(call, fn), KSVC_OK);
     rc = run_op(f, op);
-    assert_int_equal(ksvc_win32_syscall_set(call, NULL), KSVC_OK);
+    assert_int_equal(ksvc__win32_syscall_set(call, NULL), KSVC_OK);
     if (rc != mapped || fault_calls == 0)
         print_error("%s failing with code %#lx during %s: %d (%s), %d calls\n",
                     call, (unsigned long)fault_code, op_names[op], rc,
@@ -730,13 +792,13 @@ static void cng_provider_failing_is_reported(void **state)
     fault_code = 0xC0000017L;
     fault_calls = 0;
     assert_int_equal(
-        ksvc_win32_syscall_set(
+        ksvc__win32_syscall_set(
             "BCryptOpenAlgorithmProvider",
-            (ksvc_win32_syscall_ptr)fault_BCryptOpenAlgorithmProvider),
+            (ksvc__win32_syscall_ptr)fault_BCryptOpenAlgorithmProvider),
         KSVC_OK);
     assert_int_equal(p->sha256_begin(p, &h), KSVC_E_NO_MEMORY);
     assert_int_equal(
-        ksvc_win32_syscall_set("BCryptOpenAlgorithmProvider", NULL), KSVC_OK);
+        ksvc__win32_syscall_set("BCryptOpenAlgorithmProvider", NULL), KSVC_OK);
     assert_int_equal(fault_calls, 1);
     assert_null(h);
     p->last_error(p, &os, what, sizeof what);
@@ -824,9 +886,9 @@ static LSTATUS WINAPI once_RegDeleteValueW(HKEY a, LPCWSTR b)
 
 static const struct {
     const char *call;
-    ksvc_win32_syscall_ptr fn;
+    ksvc__win32_syscall_ptr fn;
 } once_calls_armed[] = {
-#define ONCE(name) { #name, (ksvc_win32_syscall_ptr)once_##name }
+#define ONCE(name) { #name, (ksvc__win32_syscall_ptr)once_##name }
     ONCE(CreateFileW),      ONCE(WriteFile),      ONCE(FlushFileBuffers),
     ONCE(MoveFileExW),      ONCE(CreateHardLinkW), ONCE(RegSetValueExW),
     ONCE(RegDeleteValueW),
@@ -886,13 +948,13 @@ static void each_call_failing_once_during_an_update(void **state)
             fresh_start(f, rolled_back);
             once_calls = 0;
             once_fail_at = -1;
-            assert_int_equal(ksvc_win32_syscall_set(once_calls_armed[i].call,
+            assert_int_equal(ksvc__win32_syscall_set(once_calls_armed[i].call,
                                                     once_calls_armed[i].fn),
                              KSVC_OK);
             assert_int_equal(install(f->ctx, f->pay_c, C), KSVC_OK);
             total = once_calls;
             assert_int_equal(
-                ksvc_win32_syscall_set(once_calls_armed[i].call, NULL),
+                ksvc__win32_syscall_set(once_calls_armed[i].call, NULL),
                 KSVC_OK);
             used += total;
             assert_updated(f, kept);
@@ -907,12 +969,12 @@ static void each_call_failing_once_during_an_update(void **state)
                 once_calls = 0;
                 once_fail_at = k;
                 assert_int_equal(
-                    ksvc_win32_syscall_set(once_calls_armed[i].call,
+                    ksvc__win32_syscall_set(once_calls_armed[i].call,
                                            once_calls_armed[i].fn),
                     KSVC_OK);
                 rc = install(f->ctx, f->pay_c, C);
                 assert_int_equal(
-                    ksvc_win32_syscall_set(once_calls_armed[i].call, NULL),
+                    ksvc__win32_syscall_set(once_calls_armed[i].call, NULL),
                     KSVC_OK);
                 if (rc != KSVC_OK && rc != KSVC_E_ACCESS)
                     fprintf(stderr, "%s call %d of %d failing: %s (%s)\n",
@@ -968,8 +1030,8 @@ static void standard_user_refused(void **state)
     assert_int_equal(install(f->ctx, f->pay_a, A), KSVC_OK);
     assert_int_equal(install(f->ctx, f->pay_b, B), KSVC_OK);
     assert_int_equal(
-        ksvc_win32_syscall_set("GetTokenInformation",
-                               (ksvc_win32_syscall_ptr)standard_user_token),
+        ksvc__win32_syscall_set("GetTokenInformation",
+                               (ksvc__win32_syscall_ptr)standard_user_token),
         KSVC_OK);
     assert_int_equal(f->p->elevated(f->p, &elevated), KSVC_OK);
     assert_int_equal(elevated, 0);
@@ -1217,8 +1279,8 @@ static int plant_link(fixture *f, const char *name, const wchar_t *target)
     CloseHandle(h);
     swprintf(planted_suffix, MAX_PATH, L"\\%ls", wname);
     assert_int_equal(
-        ksvc_win32_syscall_set("GetFileInformationByHandle",
-                               (ksvc_win32_syscall_ptr)info_with_planted_link),
+        ksvc__win32_syscall_set("GetFileInformationByHandle",
+                               (ksvc__win32_syscall_ptr)info_with_planted_link),
         KSVC_OK);
     return 0;
 }
@@ -1298,8 +1360,8 @@ static void tools_folder_that_is_a_link_refused(void **state)
         assert_true(CreateDirectoryW(wlink, NULL));
         swprintf(planted_suffix, MAX_PATH, L"\\tools-link");
         assert_int_equal(
-            ksvc_win32_syscall_set("GetFileInformationByHandle",
-                                   (ksvc_win32_syscall_ptr)
+            ksvc__win32_syscall_set("GetFileInformationByHandle",
+                                   (ksvc__win32_syscall_ptr)
                                        info_with_planted_link),
             KSVC_OK);
     }
@@ -1337,6 +1399,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(registry_root_moves_every_key, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(registry_reads_check_type_and_length,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(registry_list_reports_unreadable_values,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(registry_writes_are_all_or_nothing,
                                         setup, teardown),

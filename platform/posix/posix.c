@@ -888,6 +888,51 @@ done:
     return rc;
 }
 
+/* Report every value of key @p path in @p hive to @p fn, in file order. */
+static int list_values(posix_backend *b, const ksvc__hive *hive,
+                       const char *path, const char *key, ksvc_reg_list_fn fn,
+                       void *arg)
+{
+    const ksvc__hive_key *k = ksvc__hive_find_key(hive, path);
+    size_t i;
+    int rc = KSVC_OK;
+
+    if (k == NULL)
+        return ksvc__hive_key_exists(hive, path)
+                   ? KSVC_OK /* a key with subkeys only */
+                   : set_error(b, KSVC_E_NOT_FOUND, 0, "HKLM\\%s: no such key",
+                               key);
+    for (i = 0; i < k->value_count && rc == KSVC_OK; i++) {
+        ksvc_reg_value value;
+        memset(&value, 0, sizeof value);
+        value.name = k->values[i].name;
+        value.type = k->values[i].type;
+        value.data = k->values[i].data;
+        value.size = k->values[i].size;
+        /* The parser refuses what reg_read could not return: no errors. */
+        rc = fn(arg, &value);
+    }
+    return rc;
+}
+
+static int backend_reg_list(const ksvc_platform *p, const char *key,
+                            ksvc_reg_list_fn fn, void *arg)
+{
+    posix_backend *b = backend_of(p);
+    ksvc__hive *hive = NULL;
+    char *path = NULL;
+    int rc;
+
+    if (fn == NULL)
+        return set_error(b, KSVC_E_INVALID_ARGUMENT, 0, "reg_list: no callback");
+    if ((rc = full_key(b, key, &path)) == KSVC_OK &&
+        (rc = load_hive(b, &hive)) == KSVC_OK)
+        rc = list_values(b, hive, path, key, fn, arg);
+    ksvc__hive_free(hive);
+    free(path);
+    return rc;
+}
+
 /* Apply one change to @p hive; @p changed is set when the hive differs. */
 static int apply_change(posix_backend *b, ksvc__hive *hive, const char *path,
                         const char *key, const ksvc_reg_change *change,
@@ -1083,7 +1128,56 @@ static void sleep_ms(unsigned ms)
     }
 }
 
-static int backend_lock(const ksvc_platform *p, unsigned timeout_ms)
+/* The lock file for a shared lock: a read-only descriptor of an existing
+ * file (flock(LOCK_SH) works on it, also on a read-only file system), else
+ * the file created when the caller may.  A file that is missing and may not
+ * be created is KSVC_E_NOT_FOUND. */
+static int open_lock_shared(posix_backend *b, const char *path, int *fd)
+{
+    int err;
+
+    *fd = openat(b->root_fd, LOCK_NAME,
+                 O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (*fd >= 0)
+        return KSVC_OK;
+    if (errno != ENOENT)
+        return os_fail(b, errno, path, "open");
+    *fd = openat(b->root_fd, LOCK_NAME,
+                 O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    if (*fd >= 0)
+        return KSVC_OK;
+    err = errno;
+    if (err == EACCES || err == EPERM || err == EROFS)
+        return os_fail_code(b, KSVC_E_NOT_FOUND, err, path,
+                            "missing, and cannot be created: open");
+    return os_fail(b, err, path, "open");
+}
+
+static int open_lock(posix_backend *b, unsigned mode, const char *path,
+                     int *fd)
+{
+    int rc;
+
+    if (mode == KSVC_LOCK_SHARED) {
+        rc = open_lock_shared(b, path, fd);
+    } else {
+        /* A descriptor of our own for each lock: flock() belongs to the
+         * open file description, so two tables in one process exclude each
+         * other. */
+        *fd = openat(b->root_fd, LOCK_NAME,
+                     O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                     0644);
+        rc = *fd < 0 ? os_fail(b, errno, path, "open") : KSVC_OK;
+    }
+    if (rc != KSVC_OK)
+        return rc;
+    if ((rc = finish_open(b, *fd, path, KSVC_E_UNSAFE_PATH)) != KSVC_OK)
+        close(*fd);
+    return rc;
+}
+
+static int backend_lock_mode(const ksvc_platform *p, unsigned mode,
+                             unsigned timeout_ms)
 {
     posix_backend *b = backend_of(p);
     char path[PATH_MAX + 1];
@@ -1091,22 +1185,18 @@ static int backend_lock(const ksvc_platform *p, unsigned timeout_ms)
     int fd, rc;
 
     hive_path(b, LOCK_NAME, path, sizeof(path));
+    if (mode != KSVC_LOCK_SHARED && mode != KSVC_LOCK_EXCLUSIVE)
+        return set_error(b, KSVC_E_INVALID_ARGUMENT, 0,
+                         "%s: unknown lock mode %u", path, mode);
     if (b->lock_fd >= 0)
         return set_error(b, KSVC_E_INVALID_ARGUMENT, 0,
                          "%s: already held by this platform table", path);
-    /* A descriptor of our own for each lock: flock() belongs to the open
-     * file description, so two tables in one process exclude each other. */
-    fd = openat(b->root_fd, LOCK_NAME,
-                O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return os_fail(b, errno, path, "open");
-    if ((rc = finish_open(b, fd, path, KSVC_E_UNSAFE_PATH)) != KSVC_OK) {
-        close(fd);
+    if ((rc = open_lock(b, mode, path, &fd)) != KSVC_OK)
         return rc;
-    }
     for (;;) {
         uint64_t waited;
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        if (flock(fd, (mode == KSVC_LOCK_SHARED ? LOCK_SH : LOCK_EX) |
+                          LOCK_NB) == 0)
             break;
         if (errno == EINTR)
             continue;
@@ -1128,6 +1218,11 @@ static int backend_lock(const ksvc_platform *p, unsigned timeout_ms)
     }
     b->lock_fd = fd;
     return KSVC_OK;
+}
+
+static int backend_lock(const ksvc_platform *p, unsigned timeout_ms)
+{
+    return backend_lock_mode(p, KSVC_LOCK_EXCLUSIVE, timeout_ms);
 }
 
 static int backend_unlock(const ksvc_platform *p)
@@ -1253,6 +1348,14 @@ static int open_tools(posix_backend *b)
     return KSVC_OK;
 }
 
+static void backend_free(posix_backend *b);
+
+static void backend_destroy(ksvc_platform *p)
+{
+    if (p)
+        backend_free(backend_of(p));
+}
+
 static void fill_table(posix_backend *b)
 {
     ksvc_platform *t = &b->table;
@@ -1281,6 +1384,9 @@ static void fill_table(posix_backend *b)
     t->elevated = backend_elevated;
     t->lock = backend_lock;
     t->unlock = backend_unlock;
+    t->destroy = backend_destroy;
+    t->reg_list = backend_reg_list;
+    t->lock_mode = backend_lock_mode;
 #ifdef KSVC_HAVE_LIBCRYPTO
     t->sha256_begin = backend_sha256_begin;
     t->sha256_update = backend_sha256_update;
@@ -1369,8 +1475,7 @@ int ksvc_posix_open(ksvc_platform **out, const ksvc_posix_options *options)
 
 void ksvc_posix_free(ksvc_platform *platform)
 {
-    if (platform)
-        backend_free(backend_of(platform));
+    backend_destroy(platform);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -5,7 +5,7 @@
  * has, linked the ordinary way; XD(...) for calls looked up at run time
  * because older Windows lacks them.  win32.c turns the list into the call
  * table, the function pointer types and the os_* call macros, so that every
- * call can be replaced by a test through ksvc_win32_syscall_set().
+ * call can be replaced by a test through ksvc__win32_syscall_set().
  */
 #ifndef KSVC_WIN32_SYSCALLS_H
 #define KSVC_WIN32_SYSCALLS_H
@@ -51,6 +51,8 @@
       (HKEY, LPCWSTR, DWORD, DWORD, const BYTE *, DWORD))                     \
     X(RegDeleteValueW, LSTATUS, (HKEY, LPCWSTR))                              \
     X(RegDeleteKeyExW, LSTATUS, (HKEY, LPCWSTR, REGSAM, DWORD))               \
+    X(RegEnumValueW, LSTATUS,                                                 \
+      (HKEY, DWORD, LPWSTR, LPDWORD, LPDWORD, LPDWORD, LPBYTE, LPDWORD))      \
     X(RegCloseKey, LSTATUS, (HKEY))                                           \
     /* machine facts */                                                       \
     X(GetCurrentProcess, HANDLE, (void))                                      \
@@ -76,6 +78,8 @@
     X(BCryptFinishHash, NTSTATUS, (BCRYPT_HASH_HANDLE, PUCHAR, ULONG, ULONG)) \
     X(BCryptDestroyHash, NTSTATUS, (BCRYPT_HASH_HANDLE))                      \
     /* text */                                                                \
+    X(FormatMessageW, DWORD,                                                  \
+      (DWORD, LPCVOID, DWORD, DWORD, LPWSTR, DWORD, va_list *))               \
     X(MultiByteToWideChar, int, (UINT, DWORD, LPCCH, int, LPWSTR, int))       \
     X(WideCharToMultiByte, int,                                               \
       (UINT, DWORD, LPCWCH, int, LPSTR, int, LPCCH, LPBOOL))

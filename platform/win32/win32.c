@@ -25,6 +25,7 @@
 #include <kservice/platform.h>
 #include <kservice/win32.h>
 
+#include "internal.h"
 #include "syscalls.h"
 
 /* ------------------------------------------------------------------------ */
@@ -47,13 +48,13 @@ enum syscall_index {
 struct syscall {
     const char *name;
     const wchar_t *dll;             /* run-time lookup: the module, else NULL */
-    ksvc_win32_syscall_ptr system;  /* the system's function (NULL: absent) */
-    ksvc_win32_syscall_ptr current; /* what the backend calls */
+    ksvc__win32_syscall_ptr system;  /* the system's function (NULL: absent) */
+    ksvc__win32_syscall_ptr current; /* what the backend calls */
 };
 
 static struct syscall syscalls[SYS_COUNT_] = {
 #define KSVC_SYSCALL_ENTRY_(name, ret, args)                                  \
-    { #name, NULL, (ksvc_win32_syscall_ptr)name, (ksvc_win32_syscall_ptr)name },
+    { #name, NULL, (ksvc__win32_syscall_ptr)name, (ksvc__win32_syscall_ptr)name },
 #define KSVC_SYSCALL_ENTRY_D_(name, ret, args, dll) { #name, dll, NULL, NULL },
     KSVC_WIN32_SYSCALLS(KSVC_SYSCALL_ENTRY_, KSVC_SYSCALL_ENTRY_D_)
 };
@@ -89,6 +90,7 @@ static struct syscall syscalls[SYS_COUNT_] = {
 #define os_RegSetValueExW OS(RegSetValueExW)
 #define os_RegDeleteValueW OS(RegDeleteValueW)
 #define os_RegDeleteKeyExW OS(RegDeleteKeyExW)
+#define os_RegEnumValueW OS(RegEnumValueW)
 #define os_RegCloseKey OS(RegCloseKey)
 #define os_GetCurrentProcess OS(GetCurrentProcess)
 #define os_IsWow64Process OS(IsWow64Process)
@@ -105,6 +107,7 @@ static struct syscall syscalls[SYS_COUNT_] = {
 #define os_BCryptHashData OS(BCryptHashData)
 #define os_BCryptFinishHash OS(BCryptFinishHash)
 #define os_BCryptDestroyHash OS(BCryptDestroyHash)
+#define os_FormatMessageW OS(FormatMessageW)
 #define os_MultiByteToWideChar OS(MultiByteToWideChar)
 #define os_WideCharToMultiByte OS(WideCharToMultiByte)
 
@@ -125,7 +128,7 @@ static void syscalls_resolve(void)
         module = GetModuleHandleW(s->dll);
         if (module == NULL)
             continue;
-        s->system = (ksvc_win32_syscall_ptr)GetProcAddress(module, s->name);
+        s->system = (ksvc__win32_syscall_ptr)GetProcAddress(module, s->name);
         if (s->current == NULL)
             s->current = s->system;
     }
@@ -144,7 +147,7 @@ static struct syscall *syscall_find(const char *name)
     return NULL;
 }
 
-KSVC_API int ksvc_win32_syscall_set(const char *name, ksvc_win32_syscall_ptr fn)
+int ksvc__win32_syscall_set(const char *name, ksvc__win32_syscall_ptr fn)
 {
     struct syscall *s;
     size_t i;
@@ -162,7 +165,7 @@ KSVC_API int ksvc_win32_syscall_set(const char *name, ksvc_win32_syscall_ptr fn)
     return KSVC_OK;
 }
 
-KSVC_API ksvc_win32_syscall_ptr ksvc_win32_syscall_get(const char *name)
+ksvc__win32_syscall_ptr ksvc__win32_syscall_get(const char *name)
 {
     struct syscall *s;
 
@@ -171,7 +174,7 @@ KSVC_API ksvc_win32_syscall_ptr ksvc_win32_syscall_get(const char *name)
     return s != NULL ? s->current : NULL;
 }
 
-KSVC_API const char *ksvc_win32_syscall_next(const char *name)
+const char *ksvc__win32_syscall_next(const char *name)
 {
     struct syscall *s;
 
@@ -202,7 +205,6 @@ typedef struct backend {
     HANDLE tools_handle;   /* held open (no delete sharing) once checked */
     HANDLE lock_handle;    /* the lock file while the lock is held */
     BCRYPT_ALG_HANDLE sha256; /* CNG's SHA-256, opened at the first hash */
-    int lock_readonly;     /* "held" by a caller who cannot create it */
     DWORD last_os_error;
     char last_what[WHAT_MAX];
 } backend;
@@ -281,21 +283,55 @@ static int map_error(DWORD code)
     }
 }
 
+static char *utf8_from_wide(const wchar_t *text, int units, size_t *bytes);
+
+/* The system's text for Win32 error @os, without the final period and line
+ * end, followed by the number; only the number when the system has none
+ * (an NTSTATUS of CNG, for one). */
+static void os_message(DWORD os, char *out, size_t room)
+{
+    wchar_t text[256];
+    DWORD units = os_FormatMessageW(
+        FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, os,
+        0, text, sizeof text / sizeof text[0], NULL);
+    char *utf8;
+    size_t len;
+
+    while (units > 0 && (text[units - 1] == L'\r' || text[units - 1] == L'\n' ||
+                         text[units - 1] == L' ' || text[units - 1] == L'.'))
+        units--;
+    utf8 = units > 0 ? utf8_from_wide(text, (int)units, &len) : NULL;
+    if (utf8 != NULL)
+        snprintf(out, room, "%s (Win32 error %lu)", utf8, (unsigned long)os);
+    else if (os & 0x80000000UL)
+        snprintf(out, room, "NTSTATUS 0x%08lX", (unsigned long)os);
+    else
+        snprintf(out, room, "Win32 error %lu", (unsigned long)os);
+    free(utf8);
+}
+
 /* Record a failure of @call on @object with OS code @os and return @code.
  * Every failing method ends here so that last_error() can tell the core
- * which file or value failed and the Win32 code behind it. */
+ * which file or value failed and the Win32 code behind it, in the shape
+ * both backends share: "<object>: <call>: <OS message>" (without the OS
+ * message when there is no OS error: @call then says what is wrong). */
 static int fail(backend *b, int code, DWORD os, const char *call,
                 const char *object)
 {
-    b->last_os_error = os;
+    char message[WHAT_MAX / 2] = "";
+    size_t call_len = strlen(call);
+    int named = object != NULL && object[0] != 0;
+
+    if (call_len > 0 && call[call_len - 1] == ':')
+        call_len--; /* "not a regular file:" reads on as "<object>: ..." */
     if (os != 0)
-        snprintf(b->last_what, sizeof b->last_what,
-                 "%s %s: %s (Win32 error %lu)", call,
-                 object != NULL ? object : "", ksvc_strerror(code),
-                 (unsigned long)os);
-    else
-        snprintf(b->last_what, sizeof b->last_what, "%s %s: %s", call,
-                 object != NULL ? object : "", ksvc_strerror(code));
+        os_message(os, message, sizeof message);
+    else if (code == KSVC_E_NO_MEMORY)
+        snprintf(message, sizeof message, "out of memory");
+    b->last_os_error = os;
+    snprintf(b->last_what, sizeof b->last_what, "%s%s%.*s%s%s",
+             named ? object : "", named ? ": " : "", (int)call_len, call,
+             message[0] != 0 ? ": " : "", message);
     return code;
 }
 
@@ -1354,6 +1390,138 @@ static int w32_reg_read(const ksvc_platform *p, const char *key,
     return KSVC_OK;
 }
 
+/* ---- listing the values of a key ---- */
+
+/* Value names are at most 16,383 characters. */
+#define VALUE_NAME_UNITS 16384
+
+/* Value @index of @h as stored, with its name, growing the data buffer
+ * while the value grows (another program may write it meanwhile). */
+static LSTATUS enum_raw(HKEY h, DWORD index, wchar_t *wname, raw_value *v)
+{
+    DWORD room = 1024;
+    LSTATUS st = ERROR_MORE_DATA;
+    int tries;
+
+    memset(v, 0, sizeof *v);
+    for (tries = 0; tries < 8 && st == ERROR_MORE_DATA; tries++) {
+        DWORD name_units = VALUE_NAME_UNITS;
+        free(v->data);
+        /* Two spare NULs: a string need not be terminated in the hive. */
+        v->data = calloc((size_t)room + 4, 1);
+        if (v->data == NULL)
+            return ERROR_NOT_ENOUGH_MEMORY;
+        v->size = room;
+        st = os_RegEnumValueW(h, index, wname, &name_units, NULL, &v->type,
+                              v->data, &v->size);
+        if (st == ERROR_SUCCESS) {
+            wname[name_units < VALUE_NAME_UNITS ? name_units
+                                                : VALUE_NAME_UNITS - 1] = 0;
+            v->present = 1;
+            return st;
+        }
+        room = v->size > room ? v->size : room * 2;
+    }
+    free(v->data);
+    v->data = NULL;
+    return st;
+}
+
+/* A value name as UTF-8; a name no UTF-8 can carry comes back with U+FFFD
+ * in place of its bad units and @bad set. */
+static char *value_name_utf8(const wchar_t *wname, int *bad)
+{
+    char *name = utf8_from_wide(wname, -1, NULL);
+    int len;
+
+    *bad = 0;
+    if (name != NULL)
+        return name;
+    *bad = 1;
+    len = os_WideCharToMultiByte(CP_UTF8, 0, wname, -1, NULL, 0, NULL, NULL);
+    if (len <= 0 || (name = malloc((size_t)len)) == NULL)
+        return NULL;
+    if (os_WideCharToMultiByte(CP_UTF8, 0, wname, -1, name, len, NULL, NULL) !=
+        len) {
+        free(name);
+        return NULL;
+    }
+    return name;
+}
+
+/* Report one enumerated value to @fn: its data as reg_read gives it, or
+ * its error when it cannot be read that way. */
+static int report_value(backend *b, const char *key, const wchar_t *wname,
+                        const raw_value *v, ksvc_reg_list_fn fn, void *arg)
+{
+    ksvc_reg_value value;
+    unsigned char *data = NULL;
+    char label[WHAT_MAX / 2];
+    int bad_name, rc;
+
+    memset(&value, 0, sizeof value);
+    value.name = value_name_utf8(wname, &bad_name);
+    if (value.name == NULL)
+        return fail(b, KSVC_E_NO_MEMORY, 0, "reg_list", key);
+    snprintf(label, sizeof label, "%s value %s", key, value.name);
+    value.type = v->type;
+    rc = convert_read(b, v, label, &data, &value.size);
+    if (rc == KSVC_E_NO_MEMORY) {
+        free((char *)value.name);
+        return rc;
+    }
+    value.error = rc != KSVC_OK || bad_name ? KSVC_E_BAD_VALUE : KSVC_OK;
+    value.data = value.error == KSVC_OK ? data : NULL;
+    if (value.error != KSVC_OK)
+        value.size = 0;
+    rc = fn(arg, &value);
+    free(data);
+    free((char *)value.name);
+    return rc;
+}
+
+static int w32_reg_list(const ksvc_platform *p, const char *key,
+                        ksvc_reg_list_fn fn, void *arg)
+{
+    backend *b = backend_of(p);
+    wchar_t *wkey, *wname;
+    DWORD index;
+    LSTATUS st;
+    HKEY h;
+    int rc = KSVC_OK;
+
+    if (fn == NULL)
+        return fail(b, KSVC_E_INVALID_ARGUMENT, 0, "reg_list: no callback",
+                    key);
+    rc = reg_path(b, key, &wkey);
+    if (rc != KSVC_OK)
+        return rc;
+    st = os_RegOpenKeyExW(b->hive, wkey, 0, KEY_QUERY_VALUE | REG_VIEW, &h);
+    free(wkey);
+    if (st != ERROR_SUCCESS)
+        return fail_reg(b, st, "RegOpenKeyExW", key, NULL);
+    wname = malloc(VALUE_NAME_UNITS * sizeof *wname);
+    if (wname == NULL) {
+        os_RegCloseKey(h);
+        return fail(b, KSVC_E_NO_MEMORY, 0, "reg_list", key);
+    }
+    for (index = 0; rc == KSVC_OK; index++) {
+        raw_value v;
+        st = enum_raw(h, index, wname, &v);
+        if (st == ERROR_NO_MORE_ITEMS)
+            break;
+        if (st != ERROR_SUCCESS) {
+            rc = fail_reg(b, st, "RegEnumValueW", key, NULL);
+            break;
+        }
+        rc = report_value(b, key, wname, &v, fn, arg);
+        free(v.data);
+    }
+    free(wname);
+    os_RegCloseKey(h);
+    return rc;
+}
+
 /* One change ready for RegSetValueExW: the wide data of a string or list. */
 typedef struct prepared {
     wchar_t *wname;
@@ -1805,9 +1973,8 @@ static int w32_sha256_end(void *state, unsigned char digest[32])
 /* Servicing lock                                                           */
 /* ------------------------------------------------------------------------ */
 
-/* Open (creating it, and its folder, when needed) the lock file.  A caller
- * who may not write there still gets a shared handle on an existing file:
- * LockFileEx works on a handle opened for reading. */
+/* Open (creating it, and its folder, when needed) the lock file for
+ * reading and writing. */
 static HANDLE open_lock_file(backend *b)
 {
     const DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
@@ -1826,40 +1993,60 @@ static HANDLE open_lock_file(backend *b)
         }
         free(folder);
     }
-    if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_ACCESS_DENIED) {
-        h = os_CreateFileW(b->lock_path, GENERIC_READ, share, NULL,
-                           OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
-        if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_FILE_NOT_FOUND)
-            SetLastError(ERROR_ACCESS_DENIED); /* may not create it */
-    }
     return h;
 }
 
-static int w32_lock(const ksvc_platform *p, unsigned timeout_ms)
+/* The lock file for a shared lock: a read-only handle on an existing file
+ * (LockFileEx works on it), else the file created when the caller may.
+ * A file that is missing and may not be created is KSVC_E_NOT_FOUND. */
+static int open_lock_shared(backend *b, HANDLE *out)
+{
+    const DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
+    DWORD err;
+
+    *out = os_CreateFileW(b->lock_path, GENERIC_READ, share, NULL,
+                          OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+    if (*out != INVALID_HANDLE_VALUE)
+        return KSVC_OK;
+    err = GetLastError();
+    if (err != ERROR_FILE_NOT_FOUND && err != ERROR_PATH_NOT_FOUND)
+        return fail(b, map_error(err), err, "CreateFileW", "kservice.lock");
+    *out = open_lock_file(b);
+    if (*out != INVALID_HANDLE_VALUE)
+        return KSVC_OK;
+    err = GetLastError();
+    if (err == ERROR_ACCESS_DENIED || err == ERROR_WRITE_PROTECT)
+        return fail(b, KSVC_E_NOT_FOUND, err,
+                    "missing, and cannot be created: CreateFileW",
+                    "kservice.lock");
+    return fail(b, map_error(err), err, "CreateFileW", "kservice.lock");
+}
+
+static int w32_lock_mode(const ksvc_platform *p, unsigned mode,
+                         unsigned timeout_ms)
 {
     backend *b = backend_of(p);
+    const DWORD flags = LOCKFILE_FAIL_IMMEDIATELY |
+                        (mode == KSVC_LOCK_SHARED ? 0 : LOCKFILE_EXCLUSIVE_LOCK);
     ULONGLONG start;
     HANDLE h;
+    int rc;
 
-    if (b->lock_handle != INVALID_HANDLE_VALUE || b->lock_readonly)
-        return fail(b, KSVC_E_BUSY, 0, "lock already held by this table:",
+    if (mode != KSVC_LOCK_SHARED && mode != KSVC_LOCK_EXCLUSIVE)
+        return fail(b, KSVC_E_INVALID_ARGUMENT, 0, "unknown lock mode",
                     "kservice.lock");
-    h = open_lock_file(b);
-    if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_ACCESS_DENIED) {
-        /* A standard user who may not even create the lock file (on a
-         * machine never serviced) can change nothing: the core only lets
-         * it read, so it reads without the lock.  An administrator never
-         * goes on unlocked. */
-        int elevated = 1;
-        if (w32_elevated(p, &elevated) == KSVC_OK && !elevated) {
-            b->lock_readonly = 1;
-            return KSVC_OK;
-        }
-        return fail(b, KSVC_E_ACCESS, ERROR_ACCESS_DENIED, "CreateFileW",
+    if (b->lock_handle != INVALID_HANDLE_VALUE)
+        return fail(b, KSVC_E_BUSY, 0, "already held by this table",
                     "kservice.lock");
+    if (mode == KSVC_LOCK_SHARED) {
+        rc = open_lock_shared(b, &h);
+        if (rc != KSVC_OK)
+            return rc;
+    } else {
+        h = open_lock_file(b);
+        if (h == INVALID_HANDLE_VALUE)
+            return fail_last(b, "CreateFileW", "kservice.lock");
     }
-    if (h == INVALID_HANDLE_VALUE)
-        return fail_last(b, "CreateFileW", "kservice.lock");
     start = os_GetTickCount64();
     for (;;) {
         OVERLAPPED ov;
@@ -1868,8 +2055,7 @@ static int w32_lock(const ksvc_platform *p, unsigned timeout_ms)
         memset(&ov, 0, sizeof ov);
         /* A byte-range lock is per handle and dies with the process, so a
          * crashed servicer never leaves the machine locked. */
-        if (os_LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY,
-                          0, 1, 0, &ov)) {
+        if (os_LockFileEx(h, flags, 0, 1, 0, &ov)) {
             b->lock_handle = h;
             return KSVC_OK;
         }
@@ -1887,13 +2073,17 @@ static int w32_lock(const ksvc_platform *p, unsigned timeout_ms)
     }
 }
 
+static int w32_lock(const ksvc_platform *p, unsigned timeout_ms)
+{
+    return w32_lock_mode(p, KSVC_LOCK_EXCLUSIVE, timeout_ms);
+}
+
 static int w32_unlock(const ksvc_platform *p)
 {
     backend *b = backend_of(p);
     OVERLAPPED ov;
     int rc = KSVC_OK;
 
-    b->lock_readonly = 0;
     if (b->lock_handle == INVALID_HANDLE_VALUE)
         return KSVC_OK;
     memset(&ov, 0, sizeof ov);
@@ -2037,6 +2227,12 @@ static void backend_free(backend *b)
     free(b);
 }
 
+static void w32_destroy(ksvc_platform *p)
+{
+    if (p != NULL)
+        backend_free(backend_of(p));
+}
+
 KSVC_API int ksvc_win32_open(ksvc_platform **out,
                              const ksvc_win32_options *options)
 {
@@ -2081,6 +2277,9 @@ KSVC_API int ksvc_win32_open(ksvc_platform **out,
     b->table.elevated = w32_elevated;
     b->table.lock = w32_lock;
     b->table.unlock = w32_unlock;
+    b->table.destroy = w32_destroy;
+    b->table.reg_list = w32_reg_list;
+    b->table.lock_mode = w32_lock_mode;
     b->table.sha256_begin = w32_sha256_begin;
     b->table.sha256_update = w32_sha256_update;
     b->table.sha256_end = w32_sha256_end;
@@ -2105,6 +2304,5 @@ KSVC_API int ksvc_win32_open(ksvc_platform **out,
 
 KSVC_API void ksvc_win32_free(ksvc_platform *platform)
 {
-    if (platform != NULL)
-        backend_free(backend_of(platform));
+    w32_destroy(platform);
 }

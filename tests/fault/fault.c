@@ -627,6 +627,35 @@ static int m_lock(const ksvc_platform *p, unsigned timeout_ms)
     return passed(f, f->inner->lock(f->inner, timeout_ms));
 }
 
+static int m_lock_mode(const ksvc_platform *p, unsigned mode,
+                       unsigned timeout_ms)
+{
+    fault_platform *f = of(p);
+    int error;
+
+    if (begin_call(f, FOP_LOCK_MODE, NULL, &error) != PASS)
+        return injected(f, FOP_LOCK_MODE, error);
+    return passed(f, f->inner->lock_mode(f->inner, mode, timeout_ms));
+}
+
+static int m_reg_list(const ksvc_platform *p, const char *key,
+                      ksvc_reg_list_fn fn, void *arg)
+{
+    fault_platform *f = of(p);
+    int error;
+
+    if (begin_call(f, FOP_REG_LIST, key, &error) != PASS)
+        return injected(f, FOP_REG_LIST, error);
+    return passed(f, f->inner->reg_list(f->inner, key, fn, arg));
+}
+
+/* The wrapper's destroy frees the wrapper only: the inner table belongs to
+ * whoever made it. */
+static void m_destroy(ksvc_platform *p)
+{
+    fault_free(of(p));
+}
+
 static int m_unlock(const ksvc_platform *p)
 {
     fault_platform *f = of(p);
@@ -692,9 +721,14 @@ fault_platform *fault_wrap(const ksvc_platform *inner)
 
     memset(f, 0, sizeof *f);
     f->inner = inner;
-    /* Only the version-1 methods are known here. */
+    /* Only the methods of this header's version are known here. */
     t->version = inner->version < KSVC_PLATFORM_VERSION ? inner->version
                                                          : KSVC_PLATFORM_VERSION;
+    if (t->version >= 2) {
+        t->destroy = m_destroy;
+        t->reg_list = m_reg_list;
+        t->lock_mode = m_lock_mode;
+    }
     t->name = "fault";
     t->data = f;
     t->last_error = m_last_error;
@@ -845,7 +879,7 @@ const char *fault_op_name(fault_op op)
         "file_size", "file_close", "stat", "rename", "remove", "hard_link",
         "list", "full_path", "reg_read", "reg_write", "reg_key_exists",
         "arch", "elevated", "lock", "unlock", "sha256_begin",
-        "sha256_update", "sha256_end"};
+        "sha256_update", "sha256_end", "reg_list", "lock_mode"};
 
     return op < FOP_COUNT ? names[op] : "?";
 }
