@@ -32,7 +32,7 @@
 
 #include "machine.h"
 #include "machine_win32.h"
-#include "../platform/win32/internal.h"
+#include "../platform/win32/syscalls.h"
 
 #define LXSS_KEY L"SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Lxss"
 #define NT_VERSION_KEY L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"

@@ -37,7 +37,7 @@
 
 #include "machine.h"
 #include "machine_win32.h"
-#include "../platform/win32/internal.h"
+#include "../platform/win32/syscalls.h"
 
 #define A "5.10.102.1"
 #define B "5.15.90.1"
