@@ -49,6 +49,14 @@ const char *test_machine_scratch(test_machine *m);
  * library.  Returns 0 when the value was there. */
 int test_machine_delete_value_by_hand(test_machine *m, const char *name);
 
+/* Remove the (empty) tools folder by hand, as on a machine where WSL 2 was
+ * just enabled; the machine's own table is opened again over it (a table
+ * may hold the folder open). */
+void test_machine_remove_tools_by_hand(test_machine *m);
+
+/* Put a folder under slot name @name by hand. */
+void test_machine_folder_as_file_by_hand(test_machine *m, const char *name);
+
 /* Remove or overwrite a slot file by hand, bypassing the library. */
 void test_machine_remove_file_by_hand(test_machine *m, const char *name);
 void test_machine_corrupt_file_by_hand(test_machine *m, const char *name);

@@ -112,9 +112,23 @@ static int machine_elevated(const ksvc_platform *p, int *elevated)
     return KSVC_OK;
 }
 
-test_machine *test_machine_new(const ksvc_mock_machine *facts)
+/* The machine's backend over ROOT, and its table, which answers the
+ * elevation the test chose. */
+static void open_backend(test_machine *m)
 {
     ksvc_posix_options options = KSVC_POSIX_OPTIONS_INIT;
+    int rc;
+
+    options.root = m->root;
+    rc = ksvc_posix_open(&m->posix, &options);
+    if (rc != KSVC_OK)
+        fail_msg("ksvc_posix_open(%s): %s", m->root, ksvc_error_name(rc));
+    m->table = *m->posix;
+    m->table.elevated = machine_elevated;
+}
+
+test_machine *test_machine_new(const ksvc_mock_machine *facts)
+{
     const char *tmp = getenv("TMPDIR");
     test_machine *m = calloc(1, sizeof(*m));
     char *pattern;
@@ -135,12 +149,7 @@ test_machine *test_machine_new(const ksvc_mock_machine *facts)
     if (rc != KSVC_OK)
         fail_msg("ksvc_posix_init_machine(%s): %s", m->root,
                  ksvc_error_name(rc));
-    options.root = m->root;
-    rc = ksvc_posix_open(&m->posix, &options);
-    if (rc != KSVC_OK)
-        fail_msg("ksvc_posix_open(%s): %s", m->root, ksvc_error_name(rc));
-    m->table = *m->posix;
-    m->table.elevated = machine_elevated;
+    open_backend(m);
     m->elevated = 1;
     return m;
 }
@@ -437,6 +446,26 @@ void test_machine_remove_file_by_hand(test_machine *m, const char *name)
 
     if (unlink(path) != 0 && errno != ENOENT)
         fail_msg("unlink %s: %s", path, strerror(errno));
+    free(path);
+}
+
+void test_machine_remove_tools_by_hand(test_machine *m)
+{
+    char *tools = join(m->root, "System32/lxss/tools");
+
+    m->posix->destroy(m->posix);
+    if (rmdir(tools) != 0)
+        fail_msg("rmdir %s: %s", tools, strerror(errno));
+    free(tools);
+    open_backend(m);
+}
+
+void test_machine_folder_as_file_by_hand(test_machine *m, const char *name)
+{
+    char *path = tools_file(m, name);
+
+    if (mkdir(path, 0755) != 0)
+        fail_msg("mkdir %s: %s", path, strerror(errno));
     free(path);
 }
 

@@ -517,6 +517,23 @@ void test_machine_remove_file_by_hand(test_machine *m, const char *name)
         die_win32("DeleteFileW", GetLastError());
 }
 
+void test_machine_remove_tools_by_hand(test_machine *m)
+{
+    m->platform->destroy(m->platform); /* it holds the folder open */
+    if (!RemoveDirectoryW(m->tools))
+        die_win32("RemoveDirectoryW", GetLastError());
+    assert_int_equal(ksvc_win32_open(&m->platform, NULL), KSVC_OK);
+}
+
+void test_machine_folder_as_file_by_hand(test_machine *m, const char *name)
+{
+    wchar_t path[MAX_PATH * 2];
+
+    slot_path(m, name, path, sizeof path / sizeof path[0]);
+    if (!CreateDirectoryW(path, NULL))
+        die_win32("CreateDirectoryW", GetLastError());
+}
+
 void test_machine_corrupt_file_by_hand(test_machine *m, const char *name)
 {
     wchar_t path[MAX_PATH * 2];

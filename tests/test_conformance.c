@@ -875,6 +875,139 @@ static void a_version_1_table_is_accepted(void **state)
     q->destroy(q);
 }
 
+/* ---- behaviour both backends share (issue 11) ---- */
+
+static int count_names(void *arg, const char *name)
+{
+    (void)name;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* WSL 2 just enabled: no tools folder.  Every backend opens; status says
+ * the kernel is missing, boot-path fails as for a missing kernel, and the
+ * first install makes the folder. */
+static void open_without_a_tools_folder(void **state)
+{
+    fixture *f = *state;
+    ksvc_status s = KSVC_STATUS_INIT;
+    ksvc_file_info info;
+    ksvc_context *ctx = NULL;
+    const char *payload;
+    char path[1024];
+    int names = 0;
+
+    test_machine_remove_tools_by_hand(f->m);
+    f->p = test_machine_platform(f->m);
+    assert_int_equal(f->p->stat(f->p, "kernel", &info), KSVC_OK);
+    assert_int_equal(info.kind, KSVC_FILE_NONE);
+    assert_int_equal(f->p->list(f->p, count_names, &names), KSVC_OK);
+    assert_int_equal(names, 0);
+    assert_int_equal(f->p->remove(f->p, "kernel"), KSVC_OK);
+    assert_int_equal(ksvc_open(&ctx, f->p, NULL), KSVC_OK);
+    assert_int_equal(ksvc_status_get(ctx, &s), KSVC_OK);
+    assert_false(s.kernel.present);
+    assert_false(s.rollback.present);
+    assert_int_equal(ksvc_boot_path(ctx, path, sizeof path),
+                     KSVC_E_KERNEL_MISSING);
+    payload = test_machine_payload(f->m, "A", 1, 4096 + 5);
+    assert_int_equal(ksvc_install(ctx, payload, "5.15.1.1", NULL), KSVC_OK);
+    assert_int_equal(f->p->stat(f->p, "kernel", &info), KSVC_OK);
+    assert_int_equal(info.kind, KSVC_FILE_REGULAR);
+    assert_int_equal(ksvc_boot_path(ctx, path, sizeof path), KSVC_OK);
+    ksvc_close(ctx);
+}
+
+/* The detail of a failed call has one shape on every backend:
+ * "<object>: <call>: <OS message>", with the OS code beside it. */
+static void error_detail_names_object_call_and_os_message(void **state)
+{
+    fixture *f = *state;
+    ksvc_platform *p = f->p;
+    ksvc_file *file = NULL;
+    char what[1024] = "";
+    const char *call, *message;
+    long os_error = 0;
+
+    put_file(p, "kernel.new", "x");
+    assert_int_equal(p->file_open(p, "kernel.new", KSVC_OPEN_CREATE_NEW,
+                                  &file),
+                     KSVC_E_EXISTS);
+    p->last_error(p, &os_error, what, sizeof what);
+    assert_true(os_error != 0);
+    /* the object first, then the call, then the OS's own words */
+    assert_non_null(strstr(what, "kernel.new"));
+    call = strstr(what, ": ");
+    assert_non_null(call);
+    message = strstr(call + 2, ": ");
+    if (message == NULL)
+        fail_msg("no OS message in \"%s\"", what);
+    assert_true(strlen(message + 2) > 3);
+    assert_true(strstr(what, "kernel.new") < call);
+    /* the OS's words, not the library's */
+    assert_null(strstr(message, ksvc_strerror(KSVC_E_EXISTS)));
+}
+
+/* A standard user reads: status and boot-path work, a change is refused
+ * and changes nothing. */
+static void a_standard_user_reads(void **state)
+{
+    fixture *f = *state;
+    ksvc_status s = KSVC_STATUS_INIT;
+    ksvc_context *ctx = NULL;
+    const char *a = test_machine_payload(f->m, "A", 1, 4096 + 5);
+    const char *b = test_machine_payload(f->m, "B", 2, 4096 + 9);
+    char path[1024], *before, *after;
+
+    assert_int_equal(ksvc_open(&ctx, f->p, NULL), KSVC_OK);
+    assert_int_equal(ksvc_install(ctx, a, "5.15.1.1", NULL), KSVC_OK);
+    ksvc_close(ctx);
+    test_machine_set_elevated(f->m, 0);
+    before = test_machine_snapshot(f->m);
+    assert_int_equal(ksvc_open(&ctx, f->p, NULL), KSVC_OK);
+    assert_int_equal(ksvc_status_get(ctx, &s), KSVC_OK);
+    assert_string_equal(s.kernel.kernel_version, "5.15.1.1");
+    assert_int_equal(ksvc_boot_path(ctx, path, sizeof path), KSVC_OK);
+    assert_int_equal(ksvc_install(ctx, b, "5.15.2.1", NULL),
+                     KSVC_E_NOT_ELEVATED);
+    ksvc_close(ctx);
+    after = test_machine_snapshot(f->m);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    test_machine_set_elevated(f->m, 1);
+}
+
+/* A folder where a slot belongs is never opened, removed or replaced. */
+static void a_folder_in_a_slots_place(void **state)
+{
+    fixture *f = *state;
+    ksvc_platform *p = f->p;
+    ksvc_file_info info;
+    ksvc_file *file = NULL;
+    ksvc_context *ctx = NULL;
+    const char *a = test_machine_payload(f->m, "A", 1, 4096 + 5);
+
+    test_machine_folder_as_file_by_hand(f->m, "kernel");
+    assert_int_equal(p->stat(p, "kernel", &info), KSVC_OK);
+    assert_int_equal(info.kind, KSVC_FILE_OTHER);
+    assert_int_equal(p->file_open(p, "kernel", KSVC_OPEN_READ, &file),
+                     KSVC_E_UNSAFE_PATH);
+    assert_int_equal(p->file_open(p, "kernel", KSVC_OPEN_CREATE_NEW, &file),
+                     KSVC_E_UNSAFE_PATH);
+    assert_int_equal(p->remove(p, "kernel"), KSVC_E_UNSAFE_PATH);
+    put_file(p, "kernel.new", "x");
+    assert_int_equal(p->rename(p, "kernel.new", "kernel"),
+                     KSVC_E_UNSAFE_PATH);
+    assert_last_error_names(p, "kernel");
+    /* nor by the library */
+    assert_int_equal(ksvc_open(&ctx, p, NULL), KSVC_OK);
+    assert_int_not_equal(ksvc_install(ctx, a, "5.15.1.1", NULL), KSVC_OK);
+    ksvc_close(ctx);
+    assert_int_equal(p->stat(p, "kernel", &info), KSVC_OK);
+    assert_int_equal(info.kind, KSVC_FILE_OTHER);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -906,6 +1039,10 @@ int main(void)
         T(reg_list_reports_every_value),
         T(lock_modes_share_and_exclude),
         T(a_version_1_table_is_accepted),
+        T(open_without_a_tools_folder),
+        T(error_detail_names_object_call_and_os_message),
+        T(a_standard_user_reads),
+        T(a_folder_in_a_slots_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

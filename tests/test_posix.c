@@ -346,7 +346,10 @@ static void tools_folder_as_file_or_missing(void **state)
 
     (void)state;
     assert_int_equal(rmdir(tools), 0);
-    assert_int_equal(open_root(test_machine_root(m), &p), KSVC_E_NOT_FOUND);
+    /* Missing is a machine where WSL 2 was just enabled: it opens, as on
+     * Win32 (the conformance suite pins what the commands then do). */
+    assert_int_equal(open_root(test_machine_root(m), &p), KSVC_OK);
+    p->destroy(p);
     write_text(tools, "not a folder");
     assert_int_equal(open_root(test_machine_root(m), &p), KSVC_E_UNSAFE_PATH);
     assert_int_equal(open_root("/nonexistent/ksvc/root", &p), KSVC_E_NOT_FOUND);

@@ -5,6 +5,70 @@
  */
 #include "internal.h"
 
+/* Open folder @p name below @p dir_fd, refusing a link or anything that is
+ * not a real folder. */
+int open_subfolder(posix_backend *b, int dir_fd, const char *name,
+                          const char *path, int *out)
+{
+    struct stat before, after;
+    int fd;
+
+    *out = -1;
+    if (fstatat(dir_fd, name, &before, AT_SYMLINK_NOFOLLOW) != 0)
+        return os_fail(b, errno, path, "stat");
+    if (!S_ISDIR(before.st_mode))
+        return set_error(b, KSVC_E_UNSAFE_PATH, 0, "%s: %s, not a folder",
+                         path, kind_text(&before));
+    fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return os_fail(b, errno, path, "open");
+    /* The name may have been swapped between the two calls. */
+    if (fstat(fd, &after) != 0 || after.st_dev != before.st_dev ||
+        after.st_ino != before.st_ino) {
+        close(fd);
+        return set_error(b, KSVC_E_UNSAFE_PATH, 0, "%s: replaced while opened",
+                         path);
+    }
+    *out = fd;
+    return KSVC_OK;
+}
+
+/* The tools folder's descriptor, opened at first need one real folder at
+ * a time, and with @p create made first (with its parents, each made
+ * durable): a machine where WSL 2 was just enabled has no tools folder
+ * until the first install.  Missing: KSVC_E_NOT_FOUND, recorded. */
+int tools_check(posix_backend *b, int create)
+{
+    char path[PATH_MAX + 1], parent[PATH_MAX + 1];
+    int dir_fd = b->root_fd, next, rc = KSVC_OK;
+    size_t i, len;
+
+    if (b->tools_fd >= 0)
+        return KSVC_OK;
+    snprintf(path, sizeof(path), "%s", b->root);
+    for (i = 0; i < sizeof(tools_components) / sizeof(tools_components[0]);
+         i++) {
+        const char *name = tools_components[i];
+        memcpy(parent, path, sizeof(parent));
+        len = strlen(path);
+        snprintf(path + len, sizeof(path) - len, "/%s", name);
+        if (create && mkdirat(dir_fd, name, 0755) == 0)
+            rc = sync_folder(b, dir_fd, parent);
+        else if (create && errno != EEXIST)
+            rc = os_fail(b, errno, path, "mkdir");
+        if (rc == KSVC_OK)
+            rc = open_subfolder(b, dir_fd, name, path, &next);
+        if (dir_fd != b->root_fd)
+            close(dir_fd);
+        if (rc != KSVC_OK)
+            return rc;
+        dir_fd = next;
+    }
+    b->tools_fd = dir_fd;
+    return KSVC_OK;
+}
+
+
 /* ------------------------------------------------------------------------ */
 /* Files                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -64,7 +128,7 @@ int backend_file_open(const ksvc_platform *p, const char *name,
     slot_path(b, name, path, sizeof(path));
     /* Refuse a link, folder or device before opening it: opening a device
      * can have effects of its own. */
-    rc = create ? KSVC_OK : require_regular(b, name);
+    rc = create ? tools_check(b, 1) : require_regular(b, name);
     if (rc != KSVC_OK)
         return rc;
     oflags = O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
@@ -349,6 +413,11 @@ int backend_list(const ksvc_platform *p, ksvc_list_fn fn, void *arg)
 
     if (fn == NULL)
         return set_error(b, KSVC_E_INVALID_ARGUMENT, 0, "list: no callback");
+    rc = tools_check(b, 0);
+    if (rc == KSVC_E_NOT_FOUND)
+        return KSVC_OK; /* no folder yet: no names */
+    if (rc != KSVC_OK)
+        return rc;
     /* A descriptor of its own: reading a directory moves its offset. */
     fd = openat(b->tools_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)

@@ -128,6 +128,7 @@ struct ksvc_file {
 #define slot_path ksvc__px_slot_path
 #define store_hive ksvc__px_store_hive
 #define sync_folder ksvc__px_sync_folder
+#define tools_check ksvc__px_tools_check
 #define tools_components ksvc__px_tools_components
 
 /* platform.c */
@@ -139,8 +140,6 @@ int os_fail_code(posix_backend *b, int code, int err, const char *path,
                         const char *call);
 int os_fail(posix_backend *b, int err, const char *path,
                    const char *call);
-int open_subfolder(posix_backend *b, int dir_fd, const char *name,
-                          const char *path, int *out);
 void backend_free(posix_backend *b);
 int backend_new(const char *root, posix_backend **out);
 
@@ -157,6 +156,9 @@ int require_absent_or_regular(posix_backend *b, const char *name);
 int sync_folder(posix_backend *b, int dir_fd, const char *path);
 
 /* files.c */
+int open_subfolder(posix_backend *b, int dir_fd, const char *name,
+                   const char *path, int *out);
+int tools_check(posix_backend *b, int create);
 int finish_open(posix_backend *b, int fd, const char *path, int code);
 int backend_file_open(const ksvc_platform *p, const char *name,
                              unsigned flags, ksvc_file **out);

@@ -31,30 +31,6 @@ static int make_root(const char *root)
     return empty ? KSVC_OK : KSVC_E_EXISTS;
 }
 
-/* Create System32/lxss/tools below ROOT, one real folder at a time. */
-static int make_tools(posix_backend *b)
-{
-    int dir_fd = b->root_fd, next;
-    size_t i;
-
-    for (i = 0; i < sizeof(tools_components) / sizeof(tools_components[0]);
-         i++) {
-        int rc = KSVC_OK;
-        if (mkdirat(dir_fd, tools_components[i], 0755) != 0 && errno != EEXIST)
-            rc = map_errno(errno);
-        if (rc == KSVC_OK)
-            rc = open_subfolder(b, dir_fd, tools_components[i],
-                                tools_components[i], &next);
-        if (dir_fd != b->root_fd)
-            close(dir_fd);
-        if (rc != KSVC_OK)
-            return rc;
-        dir_fd = next;
-    }
-    close(dir_fd);
-    return KSVC_OK;
-}
-
 static int set_sz(ksvc__hive *hive, const char *key, const char *name,
                   const char *text)
 {
@@ -144,7 +120,7 @@ int ksvc_posix_init_machine(const char *root, const ksvc_mock_machine *machine)
     if (fstatat(b->root_fd, HIVE_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0)
         rc = KSVC_E_EXISTS;
     if (rc == KSVC_OK)
-        rc = make_tools(b);
+        rc = tools_check(b, 1);
     if (rc == KSVC_OK)
         rc = machine_hive(machine, &hive);
     if (rc == KSVC_OK)

@@ -38,7 +38,10 @@ int check_slot_name(posix_backend *b, const char *name)
 int lstat_slot(posix_backend *b, const char *name, struct stat *st)
 {
     char path[PATH_MAX + 1];
+    int rc = tools_check(b, 0);
 
+    if (rc != KSVC_OK)
+        return rc; /* no tools folder: no name in it either */
     if (fstatat(b->tools_fd, name, st, AT_SYMLINK_NOFOLLOW) != 0)
         return os_fail(b, errno, slot_path(b, name, path, sizeof(path)),
                        "stat");

@@ -97,58 +97,19 @@ static void backend_last_error(const ksvc_platform *p, long *os_error,
 /* Opening                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Open folder @p name below @p dir_fd, refusing a link or anything that is
- * not a real folder. */
-int open_subfolder(posix_backend *b, int dir_fd, const char *name,
-                          const char *path, int *out)
+/* ROOT/System32/lxss/tools, whether or not it exists yet. */
+static int set_tools_path(posix_backend *b)
 {
-    struct stat before, after;
-    int fd;
+    size_t len = strlen(b->root) + 1, i;
 
-    *out = -1;
-    if (fstatat(dir_fd, name, &before, AT_SYMLINK_NOFOLLOW) != 0)
-        return os_fail(b, errno, path, "stat");
-    if (!S_ISDIR(before.st_mode))
-        return set_error(b, KSVC_E_UNSAFE_PATH, 0, "%s: %s, not a folder",
-                         path, kind_text(&before));
-    fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return os_fail(b, errno, path, "open");
-    /* The name may have been swapped between the two calls. */
-    if (fstat(fd, &after) != 0 || after.st_dev != before.st_dev ||
-        after.st_ino != before.st_ino) {
-        close(fd);
-        return set_error(b, KSVC_E_UNSAFE_PATH, 0, "%s: replaced while opened",
-                         path);
-    }
-    *out = fd;
-    return KSVC_OK;
-}
-
-/* Open ROOT/System32/lxss/tools one real folder at a time. */
-static int open_tools(posix_backend *b)
-{
-    char path[PATH_MAX + 1];
-    int dir_fd = b->root_fd, next, rc = KSVC_OK;
-    size_t i, len;
-
-    snprintf(path, sizeof(path), "%s", b->root);
     for (i = 0; i < sizeof(tools_components) / sizeof(tools_components[0]);
-         i++) {
-        len = strlen(path);
-        snprintf(path + len, sizeof(path) - len, "/%s", tools_components[i]);
-        rc = open_subfolder(b, dir_fd, tools_components[i], path, &next);
-        if (dir_fd != b->root_fd)
-            close(dir_fd);
-        if (rc != KSVC_OK)
-            return rc;
-        dir_fd = next;
-    }
-    b->tools_fd = dir_fd;
-    b->tools_path = malloc(strlen(path) + 1);
+         i++)
+        len += 1 + strlen(tools_components[i]);
+    b->tools_path = malloc(len);
     if (!b->tools_path)
         return KSVC_E_NO_MEMORY;
-    memcpy(b->tools_path, path, strlen(path) + 1);
+    snprintf(b->tools_path, len, "%s/%s/%s/%s", b->root, tools_components[0],
+             tools_components[1], tools_components[2]);
     return KSVC_OK;
 }
 
@@ -266,7 +227,12 @@ int ksvc_posix_open(ksvc_platform **out, const ksvc_posix_options *options)
     if ((rc = backend_new(options->root, &b)) != KSVC_OK)
         return rc;
     b->elevated = !options->not_elevated;
-    if ((rc = open_tools(b)) != KSVC_OK) {
+    /* A missing tools folder is fine (WSL 2 just enabled): made by the
+     * first install.  A link or a file in its place is refused now. */
+    rc = set_tools_path(b);
+    if (rc == KSVC_OK && (rc = tools_check(b, 0)) == KSVC_E_NOT_FOUND)
+        rc = KSVC_OK;
+    if (rc != KSVC_OK) {
         backend_free(b);
         return rc;
     }
