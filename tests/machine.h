@@ -10,6 +10,7 @@
 #define KSVC_TEST_MACHINE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <kservice/kservice.h>
 #include <kservice/posix.h>
@@ -65,5 +66,11 @@ void test_machine_corrupt_file_by_hand(test_machine *m, const char *name);
  * folder with its kind and content, and every value of the Lxss key.  Two
  * equal snapshots mean nothing changed.  Caller frees with free(). */
 char *test_machine_snapshot(test_machine *m);
+
+/* tests/machine_snapshot.c takes the snapshot through the platform table;
+ * each machine adds what only its backend can show (malloc'd text). */
+char *test_machine_snapshot_extra(test_machine *m);
+/* 64-bit FNV-1a of @size bytes, continuing from @h. */
+uint64_t test_fnv1a(uint64_t h, const void *data, size_t size);
 
 #endif
