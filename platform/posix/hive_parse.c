@@ -590,9 +590,14 @@ static int parse_lines(parser *ps)
         return rc;
     if (rc == 0)
         ps->line = 1; /* an empty file */
-    if (rc == 0 || !starts_with(ps, HIVE_HEADER))
+    if (rc > 0 && starts_with(ps, HIVE_HEADER_4)) {
+        ps->hive->regedit4 = 1;
+        ps->pos += sizeof(HIVE_HEADER_4) - 1;
+    } else if (rc > 0 && starts_with(ps, HIVE_HEADER)) {
+        ps->pos += sizeof(HIVE_HEADER) - 1;
+    } else {
         return fail(ps, KSVC_E_HIVE, "missing header '%s'", HIVE_HEADER);
-    ps->pos += sizeof(HIVE_HEADER) - 1;
+    }
     if (!at_line_end(ps))
         return fail(ps, KSVC_E_HIVE, "missing header '%s'", HIVE_HEADER);
     while ((rc = next_line(ps)) > 0) {
@@ -613,9 +618,44 @@ static int parse_lines(parser *ps)
     return rc;
 }
 
+/* Point the parser at the text as UTF-8: UTF-16LE after its BOM (regedit's
+ * default export) is converted into @p utf8 first; a UTF-8 BOM is skipped.
+ * The hive remembers which, to write the file back the same way. */
+static int decode_text(parser *ps, const char *text, size_t len, bytes *utf8)
+{
+    const unsigned char *u = (const unsigned char *)text;
+    long used;
+
+    ps->next = text;
+    ps->end = text + len;
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+        ps->hive->encoding = KSVC__HIVE_UTF8_BOM;
+        ps->next += 3;
+        return KSVC_OK;
+    }
+    if (len < 2 || u[0] != 0xFF || u[1] != 0xFE)
+        return KSVC_OK;
+    ps->hive->encoding = KSVC__HIVE_UTF16LE;
+    ps->line = 1;
+    if (len % 2 != 0)
+        return fail(ps, KSVC_E_HIVE, "UTF-16 text of an odd number of bytes");
+    /* Stops at a NUL: anything after it is refused below. */
+    used = utf16_string_to_utf8(u + 2, (len - 2) / 2, 0, utf8);
+    if (used == -2)
+        return KSVC_E_NO_MEMORY;
+    if (used != 0)
+        return fail(ps, KSVC_E_HIVE, used == -1 ? "text is not UTF-16"
+                                                : "NUL character in the text");
+    ps->line = 0;
+    ps->next = utf8->data ? (const char *)utf8->data : "";
+    ps->end = ps->next + utf8->len;
+    return KSVC_OK;
+}
+
 int ksvc__hive_parse(const char *text, size_t len, ksvc__hive **out,
                      char *err, size_t err_size)
 {
+    bytes utf8 = { NULL, 0, 0 };
     parser ps;
     int rc;
 
@@ -630,17 +670,16 @@ int ksvc__hive_parse(const char *text, size_t len, ksvc__hive **out,
         return KSVC_E_TOO_LONG;
     }
     memset(&ps, 0, sizeof(ps));
-    ps.next = text;
-    ps.end = text + len;
     ps.err = err;
     ps.err_size = err_size;
-    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
-        ps.next += 3;
     ps.hive = ksvc__hive_new();
     if (!ps.hive)
         return KSVC_E_NO_MEMORY;
-    rc = parse_lines(&ps);
+    rc = decode_text(&ps, text, len, &utf8);
+    if (rc == KSVC_OK)
+        rc = parse_lines(&ps);
     free(ps.seen.slots);
+    free(utf8.data);
     if (rc == KSVC_E_NO_MEMORY && err_size > 0)
         snprintf(err, err_size, "line %u: out of memory", ps.line);
     if (rc != KSVC_OK) {

@@ -104,6 +104,29 @@ static int write_value(bytes *b, const ksvc__hive_value *v)
     return rc == KSVC_OK ? bytes_add_str(b, HIVE_EOL) : rc;
 }
 
+/* Put the UTF-8 text in @p b into the encoding the hive was read in. */
+static int encode_text(ksvc__hive_encoding encoding, bytes *b)
+{
+    bytes out = { NULL, 0, 0 };
+    int rc;
+
+    if (encoding == KSVC__HIVE_UTF8)
+        return KSVC_OK;
+    rc = encoding == KSVC__HIVE_UTF8_BOM ? bytes_add_str(&out, "\xEF\xBB\xBF")
+                                         : bytes_add(&out, "\xFF\xFE", 2);
+    if (rc == KSVC_OK)
+        rc = encoding == KSVC__HIVE_UTF8_BOM
+                 ? bytes_add(&out, b->data, b->len)
+                 : bytes_add_utf8_as_utf16(&out, b->data, b->len);
+    if (rc != KSVC_OK) {
+        free(out.data);
+        return rc == KSVC_E_INVALID_ARGUMENT ? KSVC_E_NO_MEMORY : rc;
+    }
+    free(b->data);
+    *b = out;
+    return KSVC_OK;
+}
+
 int ksvc__hive_serialize(const ksvc__hive *hive, char **out, size_t *len)
 {
     bytes b = { NULL, 0, 0 };
@@ -112,7 +135,7 @@ int ksvc__hive_serialize(const ksvc__hive *hive, char **out, size_t *len)
 
     *out = NULL;
     *len = 0;
-    rc = bytes_add_str(&b, HIVE_HEADER);
+    rc = bytes_add_str(&b, hive->regedit4 ? HIVE_HEADER_4 : HIVE_HEADER);
     if (rc == KSVC_OK)
         rc = bytes_add_str(&b, HIVE_EOL);
     for (k = 0; k < hive->key_count && rc == KSVC_OK; k++) {
@@ -131,6 +154,8 @@ int ksvc__hive_serialize(const ksvc__hive *hive, char **out, size_t *len)
     }
     if (rc == KSVC_OK)
         rc = bytes_add_str(&b, HIVE_EOL);
+    if (rc == KSVC_OK)
+        rc = encode_text(hive->encoding, &b);
     if (rc == KSVC_OK)
         rc = bytes_add_byte(&b, 0);
     if (rc != KSVC_OK) {

@@ -259,6 +259,7 @@ ksvc__hive_value *append_value(ksvc__hive_key *key, char *name,
 
 /* The first line of the files regedit writes, and their line end. */
 #define HIVE_HEADER "Windows Registry Editor Version 5.00"
+#define HIVE_HEADER_4 "REGEDIT4"
 #define HIVE_EOL "\r\n"
 
 #endif /* KSVC_PX_INTERNAL_H */
