@@ -56,6 +56,7 @@ while [ "$i" -lt "$RUNS" ]; do
     echo "install of $MIB MiB, run $i: $t s"
     times="$times $t"
 done
+# shellcheck disable=SC2086 # $times is a list, one time a word
 echo "install median: $(printf '%s\n' $times | median) s"
 
 times=""
@@ -68,4 +69,5 @@ while [ "$i" -lt "$RUNS" ]; do
     end=$(now)
     times="$times $(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')"
 done
+# shellcheck disable=SC2086 # $times is a list, one time a word
 echo "boot-path median (process start-up): $(printf '%s\n' $times | median) s"
