@@ -38,7 +38,6 @@ sh "$HERE/../../examples/kservice/fake-kernel.sh" "$VERSION" "$PAYLOADS/big" x64
 head -c $((MIB * 1024 * 1024)) /dev/urandom |
     dd of="$PAYLOADS/big" bs=1M seek=1 conv=notrunc 2>/dev/null
 cat "$PAYLOADS/big" >/dev/null
-wineserver -p 60 2>/dev/null || true # keep the server up between runs
 
 times=""
 i=0
