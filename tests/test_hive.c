@@ -498,8 +498,9 @@ static const refusal refusals[] = {
     { HDR K "\"a\"=hex(7:61,00\r\n", KSVC_E_HIVE, 3, "bad value type" },
     { HDR K "\"a\"=hex(123456789):00\r\n", KSVC_E_HIVE, 3, "bad value type" },
     { HDR K "\"a\"=qword:1\r\n", KSVC_E_HIVE, 3, "unknown value data" },
-    { HDR K "\"a\"=-\r\n", KSVC_E_HIVE, 3, "deletion" },
-    { HDR "[-HKEY_LOCAL_MACHINE\\A]\r\n", KSVC_E_HIVE, 2, "deletion" },
+    { HDR K "\"a\"=-x\r\n", KSVC_E_HIVE, 3, "deletion" },
+    { HDR "[-HKEY_LOCAL_MACHINE\\A]\r\n\"a\"=\"b\"\r\n", KSVC_E_HIVE, 3,
+      "value outside any key" },
     { HDR "\"a\"=\"b\"\r\n" K, KSVC_E_HIVE, 2, "value outside any key" },
     { HDR "\r\n@=\"b\"\r\n", KSVC_E_HIVE, 3, "value outside any key" },
     { HDR K "\r\n[HKEY_LOCAL_MACHINE\\B]\r\n[hkey_local_machine\\a]\r\n",
@@ -946,6 +947,33 @@ static void refuses_broken_utf16(void **state)
     assert_null(h);
 }
 
+/* Deletions as regedit imports them: the value or the key (with every
+ * key below it) is gone, absent is fine, and a name may come back. */
+static void reads_deletions(void **state)
+{
+    ksvc__hive *h = parse_ok(
+        HDR "\r\n[HKEY_LOCAL_MACHINE\\A]\r\n\"x\"=\"1\"\r\n\"y\"=\"2\"\r\n"
+        "\"x\"=-\r\n\"absent\"=-\r\n\"X\"=\"3\"\r\n\r\n"
+        "[HKEY_LOCAL_MACHINE\\A\\B]\r\n\"z\"=\"4\"\r\n"
+        "[HKEY_LOCAL_MACHINE\\AB]\r\n\"w\"=\"5\"\r\n"
+        "[-HKEY_LOCAL_MACHINE\\a\\b]\r\n[-HKEY_LOCAL_MACHINE\\None]\r\n"
+        "[HKEY_LOCAL_MACHINE\\C]\r\n\"v\"=\"6\"\r\n[-HKEY_LOCAL_MACHINE\\C]\r\n"
+        "[HKEY_LOCAL_MACHINE\\C]\r\n\"v\"=\"7\"\r\n");
+
+    (void)state;
+    assert_int_equal(h->key_count, 3); /* A, AB, C */
+    assert_null(ksvc__hive_get(h, "HKEY_LOCAL_MACHINE\\A", "absent"));
+    assert_sz(h, "HKEY_LOCAL_MACHINE\\A", "y", "2");
+    assert_sz(h, "HKEY_LOCAL_MACHINE\\A", "X", "3");
+    assert_int_equal(ksvc__hive_find_key(h, "HKEY_LOCAL_MACHINE\\A")
+                         ->values[1].name[0], 'X'); /* x went, X came after y */
+    assert_null(ksvc__hive_find_key(h, "HKEY_LOCAL_MACHINE\\A\\B"));
+    assert_sz(h, "HKEY_LOCAL_MACHINE\\AB", "w", "5");
+    assert_sz(h, "HKEY_LOCAL_MACHINE\\C", "v", "7");
+    assert_round_trip(h);
+    ksvc__hive_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -953,6 +981,7 @@ int main(void)
         cmocka_unit_test(reads_and_writes_back_regedit_utf16),
         cmocka_unit_test(keeps_bom_and_regedit4_header),
         cmocka_unit_test(refuses_broken_utf16),
+        cmocka_unit_test(reads_deletions),
         cmocka_unit_test(platform_keeps_the_encoding_it_read),
         cmocka_unit_test(bom_lf_and_crlf_read_alike),
         cmocka_unit_test(continuation_lines_join),

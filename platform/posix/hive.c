@@ -549,6 +549,40 @@ int ksvc__hive_delete(ksvc__hive *hive, const char *path, const char *name)
     return KSVC_OK;
 }
 
+/* Whether @p path is @p top or below it, without case. */
+static int within(const char *path, const char *top)
+{
+    size_t n = strlen(top), i;
+
+    for (i = 0; i < n; i++)
+        if (!path[i] ||
+            ascii_lower((unsigned char)path[i]) !=
+                ascii_lower((unsigned char)top[i]))
+            return 0;
+    return path[n] == '\0' || path[n] == '\\';
+}
+
+int ksvc__hive_delete_key(ksvc__hive *hive, const char *path)
+{
+    size_t from, to = 0, v;
+
+    for (from = 0; from < hive->key_count; from++) {
+        ksvc__hive_key *key = &hive->keys[from];
+        if (!within(key->path, path)) {
+            hive->keys[to++] = *key;
+            continue;
+        }
+        for (v = 0; v < key->value_count; v++)
+            value_clear(&key->values[v]);
+        free(key->values);
+        free(key->path);
+    }
+    if (to == hive->key_count)
+        return KSVC_E_NOT_FOUND;
+    hive->key_count = to;
+    return KSVC_OK;
+}
+
 int ksvc__hive_equal(const ksvc__hive *a, const ksvc__hive *b)
 {
     size_t k, v;

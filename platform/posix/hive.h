@@ -19,7 +19,11 @@
  *       `"Name"=hex(1):...`        REG_SZ written as UTF-16LE
  *       `"Name"=hex(4):...`        REG_DWORD as 4 little-endian bytes
  *       `"Name"=hex:...`, `hex(N):...`  any other type, kept raw
- *     a hex list may continue on the next line after a trailing `\`.
+ *     a hex list may continue on the next line after a trailing `\`;
+ *   - deletions as regedit imports them: `"Name"=-` removes that value of
+ *     the current key, `[-HKEY_...\Key]` that key and every key below it
+ *     (values after it need a new section); deleting what is not there is
+ *     fine.  A deleted name may be given again.
  *   Key and value names compare case-insensitively (ASCII), as on Windows.
  *
  * In memory the three types the platform table knows are held in the form
@@ -115,6 +119,9 @@ int ksvc__hive_set(ksvc__hive *hive, const char *path, const char *name,
 
 /* Delete value @p name of key @p path: KSVC_OK or KSVC_E_NOT_FOUND. */
 int ksvc__hive_delete(ksvc__hive *hive, const char *path, const char *name);
+
+/* Delete key @p path and every key below it: KSVC_OK or KSVC_E_NOT_FOUND. */
+int ksvc__hive_delete_key(ksvc__hive *hive, const char *path);
 
 /* Whether @p data is well formed for @p type in the in-memory form: REG_SZ
  * valid UTF-8 ending in its only NUL; REG_DWORD 4 bytes; REG_MULTI_SZ valid

@@ -100,6 +100,26 @@ static int seen_add(seen_set *set, const ksvc__hive *hive, seen_entry e)
     return KSVC_OK;
 }
 
+/* Record every key and value of the hive again: after a deletion moved
+ * them, the set's indices are stale.  Deletions are rare; this is linear. */
+static int seen_rebuild(seen_set *set, const ksvc__hive *hive)
+{
+    seen_entry e;
+    int rc = KSVC_OK;
+
+    free(set->slots);
+    memset(set, 0, sizeof(*set));
+    for (e.key = 0; e.key < hive->key_count && rc == KSVC_OK; e.key++) {
+        e.value = NO_INDEX;
+        rc = seen_add(set, hive, e);
+        for (e.value = 0;
+             e.value < hive->keys[e.key].value_count && rc == KSVC_OK;
+             e.value++)
+            rc = seen_add(set, hive, e);
+    }
+    return rc;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Parser                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -205,11 +225,41 @@ static int parse_quoted(parser *ps, bytes *out, size_t max, const char *what)
 }
 
 /* Parse `[path]` at the cursor and make it the current key. */
+/* The key path between @p start and @p close, in a new string. */
+static int copy_key_path(parser *ps, const char *start, const char *close,
+                         char **out)
+{
+    *out = NULL;
+    if ((size_t)(close - start) > KSVC__HIVE_NAME_MAX)
+        return fail(ps, KSVC_E_TOO_LONG, "key path longer than %u bytes",
+                    KSVC__HIVE_NAME_MAX);
+    *out = copy_text(start, (size_t)(close - start));
+    return *out ? KSVC_OK : KSVC_E_NO_MEMORY;
+}
+
+/* `[-PATH]`: PATH and every key below it are gone; values that follow
+ * need a new section. */
+static int delete_key(parser *ps, const char *start, const char *close,
+                      uint32_t *current)
+{
+    char *path = NULL;
+    int rc = copy_key_path(ps, start, close, &path);
+
+    if (rc != KSVC_OK)
+        return rc;
+    rc = ksvc__hive_delete_key(ps->hive, path);
+    free(path);
+    *current = NO_INDEX;
+    if (rc == KSVC_E_NOT_FOUND)
+        return KSVC_OK;
+    return seen_rebuild(&ps->seen, ps->hive);
+}
+
 static int parse_key(parser *ps, uint32_t *current)
 {
     const char *start, *close;
     const char *why;
-    char *path;
+    char *path = NULL;
     ksvc__hive_key *key;
     seen_entry e;
     int rc;
@@ -223,14 +273,9 @@ static int parse_key(parser *ps, uint32_t *current)
         return fail(ps, KSVC_E_HIVE, "truncated line: key section without ']'");
     close--;
     if (start < close && *start == '-')
-        return fail(ps, KSVC_E_HIVE,
-                    "key deletion '[-...]' does not belong in a hive");
-    if ((size_t)(close - start) > KSVC__HIVE_NAME_MAX)
-        return fail(ps, KSVC_E_TOO_LONG, "key path longer than %u bytes",
-                    KSVC__HIVE_NAME_MAX);
-    path = copy_text(start, (size_t)(close - start));
-    if (!path)
-        return KSVC_E_NO_MEMORY;
+        return delete_key(ps, start + 1, close, current);
+    if ((rc = copy_key_path(ps, start, close, &path)) != KSVC_OK)
+        return rc;
     if ((rc = ksvc__hive_check_key_path(path, &why)) != KSVC_OK) {
         free(path);
         return fail(ps, KSVC_E_HIVE, "bad key path: %s", why);
@@ -511,7 +556,7 @@ static int parse_data(parser *ps, uint32_t *type, bytes *out)
             return rc;
     } else if (*ps->pos == '-') {
         return fail(ps, KSVC_E_HIVE,
-                    "value deletion '=-' does not belong in a hive");
+                    "value deletion '=-' followed by more text");
     } else {
         return fail(ps, KSVC_E_HIVE,
                     "unknown value data (expected \"...\", dword: or hex:)");
@@ -524,6 +569,21 @@ static int parse_data(parser *ps, uint32_t *type, bytes *out)
 }
 
 /* Parse `"Name"=data` or `@=data` at the cursor into key @p current. */
+/* The data of a value is `-` alone: a deletion. */
+static int is_deletion(parser *ps)
+{
+    const char *at = ps->pos;
+
+    while (at < ps->eol && (*at == ' ' || *at == '\t'))
+        at++;
+    if (at == ps->eol || *at != '-')
+        return 0;
+    for (at++; at < ps->eol; at++)
+        if (*at != ' ' && *at != '\t')
+            return 0;
+    return 1;
+}
+
 static int parse_value(parser *ps, uint32_t current)
 {
     bytes name = { NULL, 0, 0 }, data = { NULL, 0, 0 };
@@ -551,6 +611,14 @@ static int parse_value(parser *ps, uint32_t current)
             rc = fail(ps, KSVC_E_HIVE, "expected '=' after the value name");
         else
             ps->pos++;
+    }
+    if (rc == KSVC_OK && is_deletion(ps)) {
+        /* `"Name"=-`: the value is gone (absent already is fine). */
+        key = &ps->hive->keys[current];
+        rc = ksvc__hive_delete(ps->hive, key->path, (char *)name.data);
+        free(name.data);
+        return rc == KSVC_E_NOT_FOUND ? KSVC_OK
+                                      : seen_rebuild(&ps->seen, ps->hive);
     }
     if (rc == KSVC_OK)
         rc = parse_data(ps, &type, &data);
