@@ -342,8 +342,14 @@ static int m_file_open(const ksvc_platform *p, const char *name,
     if (begin_call(f, FOP_FILE_OPEN, name, &error) != PASS)
         return injected(f, FOP_FILE_OPEN, error);
     rc = passed(f, f->inner->file_open(f->inner, name, flags, &inner));
-    if (rc != KSVC_OK)
+    if (rc != KSVC_OK) {
+        /* [backends] Failed after its effect: the file was made, but the
+         * caller gets no handle, so none may stay open (on Windows it would
+         * keep the name from being removed). */
+        if (inner)
+            f->inner->file_close(inner);
         return rc;
+    }
     ff = xmalloc(sizeof *ff);
     ff->f = f;
     ff->inner = inner;
@@ -369,8 +375,11 @@ static int m_payload_open(const ksvc_platform *p, const char *path,
     if (begin_call(f, FOP_PAYLOAD_OPEN, path, &error) != PASS)
         return injected(f, FOP_PAYLOAD_OPEN, error);
     rc = passed(f, f->inner->payload_open(f->inner, path, &inner));
-    if (rc != KSVC_OK)
+    if (rc != KSVC_OK) {
+        if (inner) /* [backends] as in m_file_open */
+            f->inner->file_close(inner);
         return rc;
+    }
     ff = xmalloc(sizeof *ff);
     ff->f = f;
     ff->inner = inner;
