@@ -134,16 +134,26 @@ static void snapshot_file(ksvc_platform *p, const char *name, text *out)
              rc == KSVC_OK ? "" : " read-error");
 }
 
-/* One "value NAME type= size= DATA" line per value.  A fingerprint
- * (KServiceKernelStamp...) holds a change time, which differs from one run
- * to the next, and only ever spares a hash: no part of the state. */
+/* Whether value @p name holds a clock reading, which differs from one run
+ * to the next: a fingerprint (KServiceKernelStamp...) holds a change time
+ * and only ever spares a hash; KServiceAutoRollbackTime says when.  The
+ * sweeps compare states of different runs: these are no part of it. */
+static int holds_a_time(const char *name)
+{
+    size_t len = strlen(name);
+
+    return (len > 5 && strcmp(name + len - 5, "Stamp") == 0) ||
+           (len > 4 && strcmp(name + len - 4, "Time") == 0);
+}
+
+/* One "value NAME type= size= DATA" line per value. */
 static int collect_value(void *arg, const ksvc_reg_value *v)
 {
     text line = { NULL, 0, 0 };
     const unsigned char *data = v->data;
-    size_t len = strlen(v->name), i;
+    size_t i;
 
-    if (len > 5 && strcmp(v->name + len - 5, "Stamp") == 0)
+    if (holds_a_time(v->name))
         return 0;
     text_add(&line, "value %s type=%lu size=%lu ", v->name,
              (unsigned long)v->type, (unsigned long)v->size);

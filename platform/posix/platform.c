@@ -232,6 +232,10 @@ int ksvc_posix_open(ksvc_platform **out, const ksvc_posix_options *options)
     rc = set_tools_path(b);
     if (rc == KSVC_OK && (rc = tools_check(b, 0)) == KSVC_E_NOT_FOUND)
         rc = KSVC_OK;
+    /* A ROOT without a registry is no simulated machine (a wrong --root):
+     * say so now, as the open of a missing ROOT does. */
+    if (rc == KSVC_OK && faccessat(b->root_fd, HIVE_NAME, F_OK, 0) != 0)
+        rc = os_fail(b, errno, b->root, "no " HIVE_NAME);
     if (rc != KSVC_OK) {
         backend_free(b);
         return rc;
