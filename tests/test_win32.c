@@ -606,7 +606,8 @@ static const fault_case fault_cases[] = {
     FAULT(RegQueryValueExW, OP_REVERT),
     FAULT(RegSetValueExW, OP_INSTALL),
     FAULT(RegSetValueExW, OP_ROLLBACK),
-    FAULT(RegSetValueExW, OP_REVERT),
+    /* A revert sets no value (the core of main at 8e30f81 only deletes
+     * RollbackKernel): RegDeleteValueW below is its registry call. */
     FAULT(RegDeleteValueW, OP_REVERT),
 };
 
