@@ -7,8 +7,8 @@
 # The prefix must come from tests/wine/prefix.sh; WINEPATH must name the
 # folder of libkservice-1.dll, as Wine sees it (run.sh sets both).  Each run starts from an
 # empty machine (no slot files, no Lxss values) and installs a stand-in x64
-# kernel of MIB MiB (default 128; random data after the bzImage header), in
-# the page cache as after a download.  Prints every run's wall time and the
+# kernel of MIB MiB (default 128), in
+# the page cache as after a download (made by kservice.exe make-kernel).  Prints every run's wall time and the
 # median, then the median of `kservice.exe boot-path` on the installed
 # machine: the cost of starting a Wine process, which every install time
 # includes.
@@ -19,7 +19,6 @@ MIB=${2:-128}
 RUNS=${3:-5}
 : "${WINEPREFIX:?WINEPREFIX must name a prefix made by tests/wine/prefix.sh}"
 export WINEDEBUG=-all
-HERE=$(cd "$(dirname "$0")" && pwd)
 LXSS='HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Lxss'
 TOOLS=$WINEPREFIX/drive_c/windows/system32/lxss/tools
 PAYLOADS=$WINEPREFIX/drive_c/payloads
@@ -34,9 +33,9 @@ median() {
 }
 
 mkdir -p "$PAYLOADS"
-sh "$HERE/../../examples/kservice/fake-kernel.sh" "$VERSION" "$PAYLOADS/big" x64
-head -c $((MIB * 1024 * 1024)) /dev/urandom |
-    dd of="$PAYLOADS/big" bs=1M seek=1 conv=notrunc 2>/dev/null
+timeout 600 wine "$KSERVICE" make-kernel "$VERSION" 'C:\payloads\big' \
+    --arch x64 --size $((MIB * 1024 * 1024)) >/dev/null ||
+    { echo "bench-install.sh: make-kernel failed" >&2; exit 1; }
 cat "$PAYLOADS/big" >/dev/null
 
 times=""

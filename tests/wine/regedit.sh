@@ -23,7 +23,6 @@ KSERVICE=${1:?usage: regedit.sh PATH/TO/native/kservice}
 : "${WINEPREFIX:?WINEPREFIX must name a prefix made by tests/wine/prefix.sh}"
 export WINEDEBUG=-all
 WINE_TIMEOUT=${WINE_TIMEOUT:-120}
-HERE=$(cd "$(dirname "$0")" && pwd)
 LXSS='HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows\CurrentVersion\Lxss'
 A=4.19.104
 B=4.19.121
@@ -73,7 +72,8 @@ mv "$WORK/registry.reg" "$ROOT/registry.reg"
 
 echo "=== the worked example on it"
 for v in $A $B $C; do
-    sh "$HERE/../../examples/kservice/fake-kernel.sh" "$v" "$WORK/$v" x64
+    "$KSERVICE" make-kernel "$v" "$WORK/$v" --arch x64 >/dev/null ||
+        fail "make-kernel $v"
 done
 "$KSERVICE" --root "$ROOT" install "$WORK/$A" >/dev/null || fail "install A"
 "$KSERVICE" --root "$ROOT" install "$WORK/$B" >/dev/null || fail "update to B"
