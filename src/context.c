@@ -1,4 +1,5 @@
 /* Contexts, locking, status and the boot path. */
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,14 +24,21 @@ const char *ksvc_restart_message(void)
            "and run wsl --shutdown.";
 }
 
-/* Methods every version-1 table must have. */
+/* [backends] A table of version 1 has the methods up to sha256_end only:
+ * nothing after them is read.  Version 2 (and any later one) must also
+ * have the methods version 2 appended. */
 static int platform_complete(const ksvc_platform *p)
 {
-    return p->file_open && p->payload_open && p->file_read && p->file_write &&
-           p->file_sync && p->file_size && p->file_close && p->stat &&
-           p->rename && p->remove && p->hard_link && p->list &&
-           p->full_path && p->reg_read && p->reg_write && p->reg_key_exists &&
-           p->arch && p->elevated && p->lock && p->unlock;
+    int v1 = p->file_open && p->payload_open && p->file_read &&
+             p->file_write && p->file_sync && p->file_size && p->file_close &&
+             p->stat && p->rename && p->remove && p->hard_link && p->list &&
+             p->full_path && p->reg_read && p->reg_write &&
+             p->reg_key_exists && p->arch && p->elevated && p->lock &&
+             p->unlock;
+
+    if (!v1)
+        return 0;
+    return p->version == 1 || (p->destroy && p->reg_list && p->lock_mode);
 }
 
 int ksvc__lock(ksvc_context *ctx)
@@ -197,6 +205,13 @@ static int open_checked(ksvc_context *ctx)
     return err;
 }
 
+/* [backends] version was an int in table version 1: what was negative
+ * there is above INT_MAX now, and still unknown. */
+static int version_unknown(const ksvc_platform *p)
+{
+    return p->version < 1 || p->version > INT_MAX;
+}
+
 int ksvc_open(ksvc_context **out, const ksvc_platform *platform,
               const ksvc_open_options *options)
 {
@@ -217,14 +232,14 @@ int ksvc_open(ksvc_context **out, const ksvc_platform *platform,
                                 : sizeof o);
         o.version = options->version;
     }
-    if (!platform || platform->version < 1 || !platform_complete(platform) ||
-        (o.flags & ~KSVC_OPEN_READ_ONLY)) {
-        give_open_detail(&o, !platform || platform->version < 1
+    if (!platform || version_unknown(platform) ||
+        !platform_complete(platform) || (o.flags & ~KSVC_OPEN_READ_ONLY)) {
+        give_open_detail(&o, !platform || version_unknown(platform)
                                  ? "no platform table, or one of an unknown "
                                    "version"
                                  : "incomplete platform table or unknown "
                                    "open flags");
-        return platform && platform->version < 1 ? KSVC_E_PLATFORM_VERSION
+        return platform && version_unknown(platform) ? KSVC_E_PLATFORM_VERSION
                                                   : KSVC_E_INVALID_ARGUMENT;
     }
     ctx = calloc(1, sizeof *ctx);

@@ -10,14 +10,9 @@
 
 #include <kservice/kservice.h>
 
-/* Registry key of the servicing values and of the machine facts. */
-#define KSVC__LXSS_KEY "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Lxss"
-#define KSVC__NT_KEY "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
-#define KSVC__LXSSMANAGER_KEY                                                \
-    "SYSTEM\\CurrentControlSet\\Services\\LxssManager"
-#define KSVC__REBOOT_KEY                                                     \
-    "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Component Based "        \
-    "Servicing\\RebootPending"
+/* [backends] Registry keys of the servicing values and of the machine
+ * facts: in keys.h, shared with the backends. */
+#include "keys.h"
 
 /* Values of the Lxss key.  The first two are WSL's own; the rest belong to
  * libkservice (documented in doc/mainpage.md). */

@@ -10,6 +10,7 @@
 #define KSVC_TEST_MACHINE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <kservice/kservice.h>
 #include <kservice/posix.h>
@@ -49,6 +50,14 @@ const char *test_machine_scratch(test_machine *m);
  * library.  Returns 0 when the value was there. */
 int test_machine_delete_value_by_hand(test_machine *m, const char *name);
 
+/* Remove the (empty) tools folder by hand, as on a machine where WSL 2 was
+ * just enabled; the machine's own table is opened again over it (a table
+ * may hold the folder open). */
+void test_machine_remove_tools_by_hand(test_machine *m);
+
+/* Put a folder under slot name @name by hand. */
+void test_machine_folder_as_file_by_hand(test_machine *m, const char *name);
+
 /* Remove or overwrite a slot file by hand, bypassing the library. */
 void test_machine_remove_file_by_hand(test_machine *m, const char *name);
 void test_machine_corrupt_file_by_hand(test_machine *m, const char *name);
@@ -57,5 +66,11 @@ void test_machine_corrupt_file_by_hand(test_machine *m, const char *name);
  * folder with its kind and content, and every value of the Lxss key.  Two
  * equal snapshots mean nothing changed.  Caller frees with free(). */
 char *test_machine_snapshot(test_machine *m);
+
+/* tests/machine_snapshot.c takes the snapshot through the platform table;
+ * each machine adds what only its backend can show (malloc'd text). */
+char *test_machine_snapshot_extra(test_machine *m);
+/* 64-bit FNV-1a of @size bytes, continuing from @h. */
+uint64_t test_fnv1a(uint64_t h, const void *data, size_t size);
 
 #endif

@@ -112,9 +112,23 @@ static int machine_elevated(const ksvc_platform *p, int *elevated)
     return KSVC_OK;
 }
 
-test_machine *test_machine_new(const ksvc_mock_machine *facts)
+/* The machine's backend over ROOT, and its table, which answers the
+ * elevation the test chose. */
+static void open_backend(test_machine *m)
 {
     ksvc_posix_options options = KSVC_POSIX_OPTIONS_INIT;
+    int rc;
+
+    options.root = m->root;
+    rc = ksvc_posix_open(&m->posix, &options);
+    if (rc != KSVC_OK)
+        fail_msg("ksvc_posix_open(%s): %s", m->root, ksvc_error_name(rc));
+    m->table = *m->posix;
+    m->table.elevated = machine_elevated;
+}
+
+test_machine *test_machine_new(const ksvc_mock_machine *facts)
+{
     const char *tmp = getenv("TMPDIR");
     test_machine *m = calloc(1, sizeof(*m));
     char *pattern;
@@ -135,12 +149,7 @@ test_machine *test_machine_new(const ksvc_mock_machine *facts)
     if (rc != KSVC_OK)
         fail_msg("ksvc_posix_init_machine(%s): %s", m->root,
                  ksvc_error_name(rc));
-    options.root = m->root;
-    rc = ksvc_posix_open(&m->posix, &options);
-    if (rc != KSVC_OK)
-        fail_msg("ksvc_posix_open(%s): %s", m->root, ksvc_error_name(rc));
-    m->table = *m->posix;
-    m->table.elevated = machine_elevated;
+    open_backend(m);
     m->elevated = 1;
     return m;
 }
@@ -201,7 +210,7 @@ void test_machine_free(test_machine *m)
     if (!m)
         return;
     untrack(m);
-    ksvc_posix_free(m->posix);
+    m->posix->destroy(m->posix);
     remove_tree_at(AT_FDCWD, m->base);
     for (i = 0; i < m->payload_count; i++)
         free(m->payloads[i]);
@@ -233,7 +242,7 @@ ksvc_platform *test_machine_platform_open(test_machine *m)
 
 void test_machine_platform_close(ksvc_platform *p)
 {
-    ksvc_posix_free(p);
+    p->destroy(p);
 }
 
 const char *test_machine_root(test_machine *m)
@@ -440,6 +449,26 @@ void test_machine_remove_file_by_hand(test_machine *m, const char *name)
     free(path);
 }
 
+void test_machine_remove_tools_by_hand(test_machine *m)
+{
+    char *tools = join(m->root, "System32/lxss/tools");
+
+    m->posix->destroy(m->posix);
+    if (rmdir(tools) != 0)
+        fail_msg("rmdir %s: %s", tools, strerror(errno));
+    free(tools);
+    open_backend(m);
+}
+
+void test_machine_folder_as_file_by_hand(test_machine *m, const char *name)
+{
+    char *path = tools_file(m, name);
+
+    if (mkdir(path, 0755) != 0)
+        fail_msg("mkdir %s: %s", path, strerror(errno));
+    free(path);
+}
+
 void test_machine_corrupt_file_by_hand(test_machine *m, const char *name)
 {
     char *path = tools_file(m, name);
@@ -461,186 +490,27 @@ void test_machine_corrupt_file_by_hand(test_machine *m, const char *name)
     free(path);
 }
 
-/* ---- snapshot ---- */
+/* ---- snapshot (tests/machine_snapshot.c) ---- */
 
-/* The names of values the library may keep under the Lxss key: the two the
- * real installer uses and every KService* value the core writes, plus some
- * it might add later. */
-static const char *const snapshot_values[] = {
-    "KernelVersion",          "RollbackKernel",
-    "KServiceBadVersions",    "KServiceBootedSha256",
-    "KServiceJournal",        "KServiceKernelSha256",
-    "KServiceKernelSize",     "KServiceRollbackSha256",
-    "KServiceRollbackSize",   "KServiceRollbackVersion",
-    "KServiceRestartRequired", "KServiceBootedVersion",
-    "KServiceKernelVersion",  "KServiceState",
-    "KServiceVersion",        "KServiceLastOperation",
-    /* Not KServiceKernelStamp / KServiceRollbackStamp: a fingerprint holds
-     * a change time, which differs from one run to the next, and only ever
-     * spares a hash (the hive line below still sees it change). */
-};
-
-typedef struct text {
-    char *data;
-    size_t len, room;
-} text;
-
-static void text_add(text *t, const char *fmt, ...)
+/* The POSIX hive is a file: any change to it, in any key, counts (a
+ * "hive" line, which tests/fault/scenario.c cuts off to compare runs). */
+char *test_machine_snapshot_extra(test_machine *m)
 {
-    va_list ap;
-    int n;
+    char *hive_path = join(m->root, "registry.reg");
+    char *out = malloc(128);
+    size_t len;
+    char *hive = read_whole(hive_path, &len);
 
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(t->data ? t->data + t->len : NULL,
-                      t->data ? t->room - t->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            fail_msg("vsnprintf failed");
-        if (t->data && (size_t)n < t->room - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        t->room = t->room * 2 + (size_t)n + 256;
-        t->data = realloc(t->data, t->room);
-        if (!t->data)
-            fail_msg("out of memory");
-    }
-}
-
-static uint64_t fnv1a(uint64_t h, const void *data, size_t size)
-{
-    const unsigned char *p = data;
-    size_t i;
-
-    for (i = 0; i < size; i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-typedef struct name_list {
-    char **names;
-    size_t count;
-} name_list;
-
-static int collect_name(void *arg, const char *name)
-{
-    name_list *list = arg;
-    char **grown = realloc(list->names, (list->count + 1) * sizeof(*grown));
-
-    if (!grown)
-        return KSVC_E_NO_MEMORY;
-    list->names = grown;
-    list->names[list->count] = malloc(strlen(name) + 1);
-    if (!list->names[list->count])
-        return KSVC_E_NO_MEMORY;
-    strcpy(list->names[list->count++], name);
-    return 0;
-}
-
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* "file NAME regular SIZE LINKS HASH" from the platform's own reads. */
-static void snapshot_file(ksvc_platform *p, const char *name, text *out)
-{
-    ksvc_file_info info;
-    ksvc_file *f = NULL;
-    unsigned char buf[65536];
-    uint64_t hash = 1469598103934665603ull, offset = 0;
-    size_t got;
-    int rc;
-
-    rc = p->stat(p, name, &info);
-    if (rc != KSVC_OK) {
-        text_add(out, "file %s stat-error %s\n", name, ksvc_error_name(rc));
-        return;
-    }
-    if (info.kind != KSVC_FILE_REGULAR) {
-        text_add(out, "file %s kind %d\n", name, (int)info.kind);
-        return;
-    }
-    rc = p->file_open(p, name, KSVC_OPEN_READ, &f);
-    if (rc != KSVC_OK) {
-        text_add(out, "file %s open-error %s\n", name, ksvc_error_name(rc));
-        return;
-    }
-    do {
-        rc = p->file_read(f, offset, buf, sizeof(buf), &got);
-        hash = fnv1a(hash, buf, rc == KSVC_OK ? got : 0);
-        offset += rc == KSVC_OK ? got : 0;
-    } while (rc == KSVC_OK && got > 0);
-    p->file_close(f);
-    text_add(out, "file %s regular size=%llu links=%lu read=%llu fnv=%016llx%s\n",
-             name, (unsigned long long)info.size, (unsigned long)info.links,
-             (unsigned long long)offset, (unsigned long long)hash,
-             rc == KSVC_OK ? "" : " read-error");
-}
-
-static void snapshot_value(ksvc_platform *p, const char *name, text *out)
-{
-    size_t size = 0, i;
-    uint32_t type = 0;
-    unsigned char *buf;
-    int rc;
-
-    rc = p->reg_read(p, LXSS_KEY, name, &type, NULL, &size);
-    if (rc == KSVC_E_NOT_FOUND) {
-        text_add(out, "value %s absent\n", name);
-        return;
-    }
-    if (rc != KSVC_OK && rc != KSVC_E_TOO_LONG) {
-        text_add(out, "value %s error %s\n", name, ksvc_error_name(rc));
-        return;
-    }
-    buf = malloc(size + 1);
-    if (!buf)
+    if (!out)
         fail_msg("out of memory");
-    rc = p->reg_read(p, LXSS_KEY, name, &type, buf, &size);
-    text_add(out, "value %s type=%lu size=%lu %s ", name, (unsigned long)type,
-             (unsigned long)size, ksvc_error_name(rc));
-    for (i = 0; rc == KSVC_OK && i < size; i++)
-        text_add(out, "%02x", buf[i]);
-    text_add(out, "\n");
-    free(buf);
-}
-
-char *test_machine_snapshot(test_machine *m)
-{
-    ksvc_platform *p = m->posix;
-    name_list list = { NULL, 0 };
-    text out = { NULL, 0, 0 };
-    char *hive_path;
-    char *hive;
-    size_t i, len;
-    int rc;
-
-    rc = p->list(p, collect_name, &list);
-    if (rc != KSVC_OK)
-        fail_msg("list: %s", ksvc_error_name(rc));
-    if (list.count > 0)
-        qsort(list.names, list.count, sizeof(*list.names), compare_names);
-    text_add(&out, "tools %lu names\n", (unsigned long)list.count);
-    for (i = 0; i < list.count; i++) {
-        snapshot_file(p, list.names[i], &out);
-        free(list.names[i]);
-    }
-    free(list.names);
-    for (i = 0; i < sizeof(snapshot_values) / sizeof(snapshot_values[0]); i++)
-        snapshot_value(p, snapshot_values[i], &out);
-    /* The POSIX hive is a file: any change to it, in any key, counts. */
-    hive_path = join(m->root, "registry.reg");
-    hive = read_whole(hive_path, &len);
     if (hive)
-        text_add(&out, "hive %lu bytes fnv=%016llx\n", (unsigned long)len,
-                 (unsigned long long)fnv1a(1469598103934665603ull, hive, len));
+        snprintf(out, 128, "hive %lu bytes fnv=%016llx\n",
+                 (unsigned long)len,
+                 (unsigned long long)test_fnv1a(1469598103934665603ull, hive,
+                                                len));
     else
-        text_add(&out, "hive absent\n");
+        snprintf(out, 128, "hive absent\n");
     free(hive);
     free(hive_path);
-    return out.data;
+    return out;
 }

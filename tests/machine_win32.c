@@ -32,6 +32,7 @@
 
 #include "machine.h"
 #include "machine_win32.h"
+#include "../platform/win32/syscalls.h"
 
 #define LXSS_KEY L"SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Lxss"
 #define NT_VERSION_KEY L"SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
@@ -89,9 +90,9 @@ void test_machine_set_elevated(test_machine *m, int elevated)
     /* An administrator is what the prefix's own token says; only a
      * standard user needs simulating. */
     assert_int_equal(
-        ksvc_win32_syscall_set("GetTokenInformation",
+        ksvc__win32_syscall_set("GetTokenInformation",
                                elevated ? NULL
-                                        : (ksvc_win32_syscall_ptr)
+                                        : (ksvc__win32_syscall_ptr)
                                               token_information_as_simulated),
         KSVC_OK);
 }
@@ -319,10 +320,10 @@ static void write_facts(const ksvc_mock_machine *facts)
                        : facts->arch == KSVC_ARCH_X64 ? IMAGE_FILE_MACHINE_AMD64
                                                       : IMAGE_FILE_MACHINE_I386;
     assert_int_equal(
-        ksvc_win32_syscall_set("IsWow64Process2",
+        ksvc__win32_syscall_set("IsWow64Process2",
                                facts->arch == KSVC_ARCH_X64
                                    ? NULL
-                                   : (ksvc_win32_syscall_ptr)wow64_as_simulated),
+                                   : (ksvc__win32_syscall_ptr)wow64_as_simulated),
         KSVC_OK);
 }
 
@@ -346,7 +347,7 @@ test_machine *test_machine_new(const ksvc_mock_machine *facts)
     assert_non_null(m);
     if (facts == NULL)
         facts = &defaults;
-    ksvc_win32_syscall_set(NULL, NULL);
+    ksvc__win32_syscall_set(NULL, NULL);
     simulated_elevated = 1;
 
     n = GetSystemDirectoryW(system_dir, MAX_PATH + 1);
@@ -380,8 +381,8 @@ void test_machine_free(test_machine *m)
 
     if (m == NULL)
         return;
-    ksvc_win32_free(m->platform);
-    ksvc_win32_syscall_set(NULL, NULL);
+    m->platform->destroy(m->platform);
+    ksvc__win32_syscall_set(NULL, NULL);
     simulated_elevated = 1;
     test_remove_tree(m->scratch);
     for (i = 0; i < m->payload_count; i++)
@@ -409,7 +410,7 @@ ksvc_platform *test_machine_platform_open(test_machine *m)
 
 void test_machine_platform_close(ksvc_platform *p)
 {
-    ksvc_win32_free(p);
+    p->destroy(p);
 }
 
 const char *test_machine_scratch(test_machine *m)
@@ -516,6 +517,23 @@ void test_machine_remove_file_by_hand(test_machine *m, const char *name)
         die_win32("DeleteFileW", GetLastError());
 }
 
+void test_machine_remove_tools_by_hand(test_machine *m)
+{
+    m->platform->destroy(m->platform); /* it holds the folder open */
+    if (!RemoveDirectoryW(m->tools))
+        die_win32("RemoveDirectoryW", GetLastError());
+    assert_int_equal(ksvc_win32_open(&m->platform, NULL), KSVC_OK);
+}
+
+void test_machine_folder_as_file_by_hand(test_machine *m, const char *name)
+{
+    wchar_t path[MAX_PATH * 2];
+
+    slot_path(m, name, path, sizeof path / sizeof path[0]);
+    if (!CreateDirectoryW(path, NULL))
+        die_win32("CreateDirectoryW", GetLastError());
+}
+
 void test_machine_corrupt_file_by_hand(test_machine *m, const char *name)
 {
     wchar_t path[MAX_PATH * 2];
@@ -544,195 +562,42 @@ void test_machine_corrupt_file_by_hand(test_machine *m, const char *name)
     CloseHandle(h);
 }
 
-/* ---- snapshot ---- */
+/* ---- snapshot (tests/machine_snapshot.c) ---- */
 
-typedef struct text {
-    char *data;
-    size_t len, room;
-} text;
-
-static void text_add(text *t, const char *fmt, ...)
+/* The subkeys of the Lxss key (WSL's distributions live there): the
+ * platform table lists values only. */
+char *test_machine_snapshot_extra(test_machine *m)
 {
-    va_list ap;
-    int n;
-
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(t->data != NULL ? t->data + t->len : NULL,
-                      t->data != NULL ? t->room - t->len : 0, fmt, ap);
-        va_end(ap);
-        assert_true(n >= 0);
-        if (t->data != NULL && t->len + (size_t)n < t->room) {
-            t->len += (size_t)n;
-            return;
-        }
-        t->room = (t->room + (size_t)n + 1) * 2;
-        t->data = realloc(t->data, t->room);
-        assert_non_null(t->data);
-    }
-}
-
-static int compare_names(const void *a, const void *b)
-{
-    return wcscmp(*(const wchar_t *const *)a, *(const wchar_t *const *)b);
-}
-
-/* Kind, size, link count and a 64-bit FNV-1a digest of the content. */
-static void snapshot_file(text *t, const wchar_t *path, const wchar_t *name)
-{
-    char uname[1024];
-    unsigned char buf[65536];
-    BY_HANDLE_FILE_INFORMATION fi;
-    uint64_t digest = 1469598103934665603u;
-    DWORD n;
-    HANDLE h;
-
-    test_utf8_from_wide(name, uname, sizeof uname);
-    h = CreateFileW(path, GENERIC_READ,
-                    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-                    NULL, OPEN_EXISTING,
-                    FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS,
-                    NULL);
-    if (h == INVALID_HANDLE_VALUE)
-        die_win32("CreateFileW snapshot", GetLastError());
-    if (!GetFileInformationByHandle(h, &fi))
-        die_win32("GetFileInformationByHandle", GetLastError());
-    if (fi.dwFileAttributes &
-        (FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_REPARSE_POINT)) {
-        text_add(t, "file %s other attrs=%lx\n", uname,
-                 (unsigned long)fi.dwFileAttributes);
-        CloseHandle(h);
-        return;
-    }
-    while (ReadFile(h, buf, sizeof buf, &n, NULL) && n > 0) {
-        DWORD i;
-        for (i = 0; i < n; i++) {
-            digest ^= buf[i];
-            digest *= 1099511628211u;
-        }
-    }
-    CloseHandle(h);
-    text_add(t, "file %s size=%lu links=%lu fnv=%016llx\n", uname,
-             (unsigned long)fi.nFileSizeLow, (unsigned long)fi.nNumberOfLinks,
-             (unsigned long long)digest);
-}
-
-static void snapshot_tools(test_machine *m, text *t)
-{
-    wchar_t pattern[MAX_PATH + 40], path[MAX_PATH * 2];
-    wchar_t **names = NULL;
-    size_t count = 0, i;
-    WIN32_FIND_DATAW fd;
-    HANDLE find;
-
-    swprintf(pattern, sizeof pattern / sizeof pattern[0], L"%ls\\*", m->tools);
-    find = FindFirstFileW(pattern, &fd);
-    if (find == INVALID_HANDLE_VALUE) {
-        text_add(t, "tools folder: missing (%lu)\n",
-                 (unsigned long)GetLastError());
-        return;
-    }
-    do {
-        if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0)
-            continue;
-        names = realloc(names, (count + 1) * sizeof *names);
-        assert_non_null(names);
-        names[count] = _wcsdup(fd.cFileName);
-        assert_non_null(names[count]);
-        count++;
-    } while (FindNextFileW(find, &fd));
-    FindClose(find);
-    qsort(names, count, sizeof *names, compare_names);
-    for (i = 0; i < count; i++) {
-        swprintf(path, sizeof path / sizeof path[0], L"%ls\\%ls", m->tools,
-                 names[i]);
-        snapshot_file(t, path, names[i]);
-        free(names[i]);
-    }
-    free(names);
-}
-
-typedef struct value_line {
-    char *line;
-} value_line;
-
-static int compare_lines(const void *a, const void *b)
-{
-    return strcmp(((const value_line *)a)->line, ((const value_line *)b)->line);
-}
-
-static void snapshot_registry(text *t)
-{
-    value_line *lines = NULL;
-    size_t count = 0, i;
+    size_t room = 64, len = 0;
+    char *out = malloc(room);
     DWORD index;
     HKEY h;
     LSTATUS st = RegOpenKeyExW(HKEY_LOCAL_MACHINE, LXSS_KEY, 0,
                                KEY_READ | KEY_WOW64_64KEY, &h);
 
-    if (st == ERROR_FILE_NOT_FOUND) {
-        text_add(t, "Lxss key: missing\n");
-        return;
-    }
+    (void)m;
+    assert_non_null(out);
+    out[0] = 0;
+    if (st == ERROR_FILE_NOT_FOUND)
+        return out;
     if (st != ERROR_SUCCESS)
         die_win32("RegOpenKeyExW snapshot", (DWORD)st);
-    for (index = 0;; index++) {
-        wchar_t name[16384];
-        BYTE data[65536];
-        DWORD name_len = 16384, size = sizeof data, type = 0, k;
-        char uname[16384 * 3];
-        text line = { NULL, 0, 0 };
-        st = RegEnumValueW(h, index, name, &name_len, NULL, &type, data, &size);
-        if (st == ERROR_NO_MORE_ITEMS)
-            break;
-        if (st != ERROR_SUCCESS)
-            die_win32("RegEnumValueW", (DWORD)st);
-        test_utf8_from_wide(name, uname, sizeof uname);
-        /* A fingerprint (KServiceKernelStamp...) holds a change time, which
-         * differs from one run to the next, and only ever spares a hash:
-         * it is no part of the state compared. */
-        if (strlen(uname) > 5 && !strcmp(uname + strlen(uname) - 5, "Stamp"))
-            continue;
-        text_add(&line, "value %s type=%lu data=", uname, (unsigned long)type);
-        for (k = 0; k < size; k++)
-            text_add(&line, "%02x", data[k]);
-        text_add(&line, "\n");
-        lines = realloc(lines, (count + 1) * sizeof *lines);
-        assert_non_null(lines);
-        lines[count++].line = line.data;
-    }
+    /* RegEnumKeyExW lists in the registry's own (sorted) order. */
     for (index = 0;; index++) {
         wchar_t name[256];
         DWORD name_len = 256;
         char uname[256 * 3];
-        text line = { NULL, 0, 0 };
         st = RegEnumKeyExW(h, index, name, &name_len, NULL, NULL, NULL, NULL);
         if (st == ERROR_NO_MORE_ITEMS)
             break;
         if (st != ERROR_SUCCESS)
             die_win32("RegEnumKeyExW", (DWORD)st);
         test_utf8_from_wide(name, uname, sizeof uname);
-        text_add(&line, "subkey %s\n", uname);
-        lines = realloc(lines, (count + 1) * sizeof *lines);
-        assert_non_null(lines);
-        lines[count++].line = line.data;
+        room = len + strlen(uname) + 16;
+        out = realloc(out, room);
+        assert_non_null(out);
+        len += (size_t)snprintf(out + len, room - len, "subkey %s\n", uname);
     }
     RegCloseKey(h);
-    qsort(lines, count, sizeof *lines, compare_lines);
-    for (i = 0; i < count; i++) {
-        text_add(t, "%s", lines[i].line);
-        free(lines[i].line);
-    }
-    free(lines);
-}
-
-char *test_machine_snapshot(test_machine *m)
-{
-    text t = { NULL, 0, 0 };
-
-    text_add(&t, "== tools\n");
-    snapshot_tools(m, &t);
-    text_add(&t, "== Lxss\n");
-    snapshot_registry(&t);
-    return t.data;
+    return out;
 }

@@ -716,6 +716,296 @@ static void table_shape(void **state)
     assert_non_null(p->reg_read);
     assert_non_null(p->lock);
     assert_true((p->sha256_begin == NULL) == (p->sha256_end == NULL));
+    /* version 2 */
+    assert_non_null(p->destroy);
+    assert_non_null(p->reg_list);
+    assert_non_null(p->lock_mode);
+}
+
+/* ---- table version 2: values of a key, lock modes, destroy ---- */
+
+typedef struct listed {
+    char names[8][32];
+    uint32_t types[8];
+    unsigned char data[8][64];
+    size_t sizes[8];
+    int errors[8];
+    size_t count;
+    size_t stop_after; /* return 7 after this many values; 0: never */
+} listed;
+
+static int collect_value(void *arg, const ksvc_reg_value *v)
+{
+    listed *l = arg;
+
+    assert_true(l->count < 8);
+    assert_true(strlen(v->name) < sizeof l->names[0]);
+    strcpy(l->names[l->count], v->name);
+    l->types[l->count] = v->type;
+    l->errors[l->count] = v->error;
+    l->sizes[l->count] = v->size;
+    assert_true(v->size <= sizeof l->data[0]);
+    if (v->size > 0)
+        memcpy(l->data[l->count], v->data, v->size);
+    l->count++;
+    return l->stop_after != 0 && l->count == l->stop_after ? 7 : 0;
+}
+
+/* The index of @name among the listed values (any order), or fail. */
+static size_t listed_index(const listed *l, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < l->count; i++)
+        if (strcmp(l->names[i], name) == 0)
+            return i;
+    fail_msg("value %s not listed", name);
+    return 0;
+}
+
+static void assert_listed(const listed *l, const char *name, uint32_t type,
+                          const void *data, size_t size)
+{
+    size_t i = listed_index(l, name);
+
+    assert_int_equal(l->errors[i], 0);
+    assert_int_equal(l->types[i], type);
+    assert_int_equal(l->sizes[i], size);
+    assert_memory_equal(l->data[i], data, size);
+}
+
+static void reg_list_reports_every_value(void **state)
+{
+    static const char multi[] = "5.10.1\0" "5.15.2-\xC3\xBC\0";
+    fixture *f = *state;
+    ksvc_platform *p = f->p;
+    uint32_t dword = 0xDEADBEEFu;
+    listed l;
+
+    write_value(p, TEST_KEY, "Text", KSVC_REG_SZ, "5.15.153.1", 11);
+    write_value(p, TEST_KEY, "Number", KSVC_REG_DWORD, &dword, 4);
+    write_value(p, TEST_KEY, "List", KSVC_REG_MULTI_SZ, multi, sizeof(multi));
+    write_value(p, TEST_KEY, "Empty\xC3\xA9", KSVC_REG_SZ, "", 1);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(p->reg_list(p, TEST_KEY, collect_value, &l), KSVC_OK);
+    assert_int_equal(l.count, 4);
+    assert_listed(&l, "Text", KSVC_REG_SZ, "5.15.153.1", 11);
+    assert_listed(&l, "Number", KSVC_REG_DWORD, &dword, 4);
+    assert_listed(&l, "List", KSVC_REG_MULTI_SZ, multi, sizeof(multi));
+    assert_listed(&l, "Empty\xC3\xA9", KSVC_REG_SZ, "", 1);
+
+    /* The callback's non-zero answer stops the walk and is returned. */
+    memset(&l, 0, sizeof l);
+    l.stop_after = 2;
+    assert_int_equal(p->reg_list(p, TEST_KEY, collect_value, &l), 7);
+    assert_int_equal(l.count, 2);
+
+    /* A key without values lists nothing; a missing key is not found. */
+    memset(&l, 0, sizeof l);
+    assert_int_equal(p->reg_list(p, "SOFTWARE\\KServiceConformance",
+                                 collect_value, &l),
+                     KSVC_OK);
+    assert_int_equal(l.count, 0);
+    assert_int_equal(p->reg_list(p, "SOFTWARE\\KServiceConformance\\None",
+                                 collect_value, &l),
+                     KSVC_E_NOT_FOUND);
+    assert_last_error_names(p, "None");
+}
+
+static void lock_modes_share_and_exclude(void **state)
+{
+    fixture *f = *state;
+    ksvc_platform *p = f->p;
+    ksvc_platform *q = test_machine_platform_open(f->m);
+
+    /* Readers share the lock... */
+    assert_int_equal(p->lock_mode(p, KSVC_LOCK_SHARED, 1000), KSVC_OK);
+    assert_int_equal(q->lock_mode(q, KSVC_LOCK_SHARED, 1000), KSVC_OK);
+    assert_int_equal(q->unlock(q), KSVC_OK);
+    /* ...a writer waits for them... */
+    assert_int_equal(q->lock_mode(q, KSVC_LOCK_EXCLUSIVE, 50), KSVC_E_BUSY);
+    assert_int_equal(q->lock(q, 0), KSVC_E_BUSY);
+    assert_int_equal(p->unlock(p), KSVC_OK);
+    /* ...and readers wait for a writer. */
+    assert_int_equal(q->lock_mode(q, KSVC_LOCK_EXCLUSIVE, 1000), KSVC_OK);
+    assert_int_equal(p->lock_mode(p, KSVC_LOCK_SHARED, 50), KSVC_E_BUSY);
+    assert_int_equal(q->unlock(q), KSVC_OK);
+    assert_int_equal(p->lock_mode(p, KSVC_LOCK_SHARED, 0), KSVC_OK);
+    assert_int_equal(p->unlock(p), KSVC_OK);
+    /* An unknown mode is refused. */
+    assert_int_equal(p->lock_mode(p, 99, 0), KSVC_E_INVALID_ARGUMENT);
+    q->destroy(q); /* any backend is freed the same way */
+}
+
+/* The methods up to sha256_end are version 1: a table that ends there is
+ * still a complete backend for ksvc_open(). */
+#define PLATFORM_V1_SIZE offsetof(ksvc_platform, destroy)
+
+static void a_version_1_table_is_accepted(void **state)
+{
+    fixture *f = *state;
+    ksvc_platform *q = test_machine_platform_open(f->m);
+    unsigned char *v1 = malloc(PLATFORM_V1_SIZE);
+    ksvc_platform full;
+    ksvc_context *ctx = NULL;
+    ksvc_status s = KSVC_STATUS_INIT;
+    const char *payload = test_machine_payload(f->m, "A", 1, 4096 + 3);
+
+    /* Exactly the bytes of a version 1 table: nothing after them exists,
+     * and a sanitizer build reports any read past them. */
+    assert_non_null(v1);
+    memcpy(&full, q, sizeof full);
+    full.version = 1;
+    memcpy(v1, &full, PLATFORM_V1_SIZE);
+    assert_int_equal(ksvc_open(&ctx, (ksvc_platform *)(void *)v1, NULL),
+                     KSVC_OK);
+    assert_int_equal(ksvc_install(ctx, payload, "5.15.1.1", NULL), KSVC_OK);
+    assert_int_equal(ksvc_status_get(ctx, &s), KSVC_OK);
+    assert_string_equal(s.kernel.kernel_version, "5.15.1.1");
+    ksvc_close(ctx);
+    free(v1);
+
+    /* A version 2 table must have the methods version 2 added. */
+    memcpy(&full, q, sizeof full);
+    full.reg_list = NULL;
+    assert_int_equal(ksvc_open(&ctx, &full, NULL), KSVC_E_INVALID_ARGUMENT);
+    full.version = 1; /* the same table as version 1 is fine */
+    assert_int_equal(ksvc_open(&ctx, &full, NULL), KSVC_OK);
+    ksvc_close(ctx);
+    q->destroy(q);
+}
+
+/* ---- behaviour both backends share (issue 11) ---- */
+
+static int count_names(void *arg, const char *name)
+{
+    (void)name;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* WSL 2 just enabled: no tools folder.  Every backend opens; status says
+ * the kernel is missing, boot-path fails as for a missing kernel, and the
+ * first install makes the folder. */
+static void open_without_a_tools_folder(void **state)
+{
+    fixture *f = *state;
+    ksvc_status s = KSVC_STATUS_INIT;
+    ksvc_file_info info;
+    ksvc_context *ctx = NULL;
+    const char *payload;
+    char path[1024];
+    int names = 0;
+
+    test_machine_remove_tools_by_hand(f->m);
+    f->p = test_machine_platform(f->m);
+    assert_int_equal(f->p->stat(f->p, "kernel", &info), KSVC_OK);
+    assert_int_equal(info.kind, KSVC_FILE_NONE);
+    assert_int_equal(f->p->list(f->p, count_names, &names), KSVC_OK);
+    assert_int_equal(names, 0);
+    assert_int_equal(f->p->remove(f->p, "kernel"), KSVC_OK);
+    assert_int_equal(ksvc_open(&ctx, f->p, NULL), KSVC_OK);
+    assert_int_equal(ksvc_status_get(ctx, &s), KSVC_OK);
+    assert_false(s.kernel.present);
+    assert_false(s.rollback.present);
+    assert_int_equal(ksvc_boot_path(ctx, path, sizeof path),
+                     KSVC_E_KERNEL_MISSING);
+    payload = test_machine_payload(f->m, "A", 1, 4096 + 5);
+    assert_int_equal(ksvc_install(ctx, payload, "5.15.1.1", NULL), KSVC_OK);
+    assert_int_equal(f->p->stat(f->p, "kernel", &info), KSVC_OK);
+    assert_int_equal(info.kind, KSVC_FILE_REGULAR);
+    assert_int_equal(ksvc_boot_path(ctx, path, sizeof path), KSVC_OK);
+    ksvc_close(ctx);
+}
+
+/* The detail of a failed call has one shape on every backend:
+ * "<object>: <call>: <OS message>", with the OS code beside it. */
+static void error_detail_names_object_call_and_os_message(void **state)
+{
+    fixture *f = *state;
+    ksvc_platform *p = f->p;
+    ksvc_file *file = NULL;
+    char what[1024] = "";
+    const char *call, *message;
+    long os_error = 0;
+
+    put_file(p, "kernel.new", "x");
+    assert_int_equal(p->file_open(p, "kernel.new", KSVC_OPEN_CREATE_NEW,
+                                  &file),
+                     KSVC_E_EXISTS);
+    p->last_error(p, &os_error, what, sizeof what);
+    assert_true(os_error != 0);
+    /* the object first, then the call, then the OS's own words */
+    assert_non_null(strstr(what, "kernel.new"));
+    call = strstr(what, ": ");
+    assert_non_null(call);
+    message = strstr(call + 2, ": ");
+    if (message == NULL)
+        fail_msg("no OS message in \"%s\"", what);
+    assert_true(strlen(message + 2) > 3);
+    assert_true(strstr(what, "kernel.new") < call);
+    /* the OS's words, not the library's */
+    assert_null(strstr(message, ksvc_strerror(KSVC_E_EXISTS)));
+}
+
+/* A standard user reads: status and boot-path work, a change is refused
+ * and changes nothing. */
+static void a_standard_user_reads(void **state)
+{
+    fixture *f = *state;
+    ksvc_status s = KSVC_STATUS_INIT;
+    ksvc_context *ctx = NULL;
+    const char *a = test_machine_payload(f->m, "A", 1, 4096 + 5);
+    const char *b = test_machine_payload(f->m, "B", 2, 4096 + 9);
+    char path[1024], *before, *after;
+
+    assert_int_equal(ksvc_open(&ctx, f->p, NULL), KSVC_OK);
+    assert_int_equal(ksvc_install(ctx, a, "5.15.1.1", NULL), KSVC_OK);
+    ksvc_close(ctx);
+    test_machine_set_elevated(f->m, 0);
+    before = test_machine_snapshot(f->m);
+    assert_int_equal(ksvc_open(&ctx, f->p, NULL), KSVC_OK);
+    assert_int_equal(ksvc_status_get(ctx, &s), KSVC_OK);
+    assert_string_equal(s.kernel.kernel_version, "5.15.1.1");
+    assert_int_equal(ksvc_boot_path(ctx, path, sizeof path), KSVC_OK);
+    assert_int_equal(ksvc_install(ctx, b, "5.15.2.1", NULL),
+                     KSVC_E_NOT_ELEVATED);
+    ksvc_close(ctx);
+    after = test_machine_snapshot(f->m);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    test_machine_set_elevated(f->m, 1);
+}
+
+/* A folder where a slot belongs is never opened, removed or replaced. */
+static void a_folder_in_a_slots_place(void **state)
+{
+    fixture *f = *state;
+    ksvc_platform *p = f->p;
+    ksvc_file_info info;
+    ksvc_file *file = NULL;
+    ksvc_context *ctx = NULL;
+    const char *a = test_machine_payload(f->m, "A", 1, 4096 + 5);
+
+    test_machine_folder_as_file_by_hand(f->m, "kernel");
+    assert_int_equal(p->stat(p, "kernel", &info), KSVC_OK);
+    assert_int_equal(info.kind, KSVC_FILE_OTHER);
+    assert_int_equal(p->file_open(p, "kernel", KSVC_OPEN_READ, &file),
+                     KSVC_E_UNSAFE_PATH);
+    assert_int_equal(p->file_open(p, "kernel", KSVC_OPEN_CREATE_NEW, &file),
+                     KSVC_E_UNSAFE_PATH);
+    assert_int_equal(p->remove(p, "kernel"), KSVC_E_UNSAFE_PATH);
+    put_file(p, "kernel.new", "x");
+    assert_int_equal(p->rename(p, "kernel.new", "kernel"),
+                     KSVC_E_UNSAFE_PATH);
+    assert_last_error_names(p, "kernel");
+    /* nor by the library */
+    assert_int_equal(ksvc_open(&ctx, p, NULL), KSVC_OK);
+    assert_int_not_equal(ksvc_install(ctx, a, "5.15.1.1", NULL), KSVC_OK);
+    ksvc_close(ctx);
+    assert_int_equal(p->stat(p, "kernel", &info), KSVC_OK);
+    assert_int_equal(info.kind, KSVC_FILE_OTHER);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -746,6 +1036,13 @@ int main(void)
         T(machine_facts),
         T(lock_excludes_a_second_table),
         T(sha256_when_provided),
+        T(reg_list_reports_every_value),
+        T(lock_modes_share_and_exclude),
+        T(a_version_1_table_is_accepted),
+        T(open_without_a_tools_folder),
+        T(error_detail_names_object_call_and_os_message),
+        T(a_standard_user_reads),
+        T(a_folder_in_a_slots_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,74 +19,12 @@
  * value records a slot or a journal names a file, before that file's data
  * is synced.
  */
-#if !defined(_WIN32)
-#define _POSIX_C_SOURCE 200809L
-#include <unistd.h>
-#endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-
-#include "fault/fault.h"
-#include "fault/scenario.h"
-
-/* cmocka cuts long messages: print the whole of it, then fail. */
-#define SWEEP_FAIL(...)                                                      \
-    do {                                                                     \
-        fprintf(stderr, __VA_ARGS__);                                        \
-        fprintf(stderr, "\n");                                               \
-        fail();                                                              \
-    } while (0)
+#include "sweep.h"
 
 static unsigned crash_points;
 static unsigned torn_points;
 static unsigned after_recovery_before;
 static unsigned after_recovery_after;
-
-typedef struct reference {
-    char *before;
-    char *after;
-    int before_sound; /* the starting state itself satisfies invariant 1 */
-    unsigned calls;
-    unsigned commit;
-} reference;
-
-/* Run the scenario once without faults. */
-static void run_reference(const scenario *s, reference *r)
-{
-    scn_world *w = scn_world_new(s), *probe = scn_world_new(s);
-    scn_servicer sv;
-    const char *why;
-    int rc;
-
-    /* Checking opens the machine, and an open may record what others did:
-     * check a twin, so the operation starts from the state untouched. */
-    r->before_sound = scn_check_invariants(probe) == NULL;
-    scn_world_free(probe);
-    r->before = scn_snapshot(w);
-    scn_servicer_open(w, &sv, s->no_hard_links);
-    rc = s->op(w, sv.ctx);
-    if (rc != KSVC_OK)
-        fail_msg("%s: fault-free run failed: %s: %s", s->name,
-                 ksvc_error_name(rc), ksvc_error_detail(sv.ctx));
-    r->calls = fault_calls(sv.fault);
-    r->commit = scn_commit_call(sv.fault);
-    why = scn_check_order(sv.fault);
-    if (why)
-        fail_msg("%s: durability order: %s", s->name, why);
-    scn_servicer_close(&sv);
-    r->after = scn_snapshot(w);
-    why = scn_check_invariants(w);
-    if (why)
-        fail_msg("%s: after the fault-free run: %s", s->name, why);
-    scn_world_free(w);
-}
 
 /* Data written but not synced when the power went is not to be trusted:
  * damage it, so recovery must never depend on it. */
@@ -355,8 +293,7 @@ static void sweep(const scenario *s)
     torn_points += torn;
     sweep_recovery(s, &r);
     free(ops);
-    free(r.before);
-    free(r.after);
+    reference_free(&r);
 }
 
 static void sweep_all(void **state)

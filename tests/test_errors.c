@@ -17,64 +17,10 @@
  *
  * The test prints how many failure points fell on each side.
  */
-#if !defined(_WIN32)
-#define _POSIX_C_SOURCE 200809L
-#include <unistd.h>
-#endif
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-
-#include "fault/fault.h"
-#include "fault/scenario.h"
-
-#define SWEEP_FAIL(...)                                                      \
-    do {                                                                     \
-        fprintf(stderr, __VA_ARGS__);                                        \
-        fprintf(stderr, "\n");                                               \
-        fail();                                                              \
-    } while (0)
+#include "sweep.h"
 
 static unsigned failure_points;
 static unsigned side_before, side_after, succeeded_anyway, in_doubt_either;
-
-typedef struct reference {
-    char *before;
-    char *after;
-    unsigned calls;
-    unsigned commit;
-    fault_op *ops;
-} reference;
-
-static void run_reference(const scenario *s, reference *r)
-{
-    scn_world *w = scn_world_new(s);
-    scn_servicer sv;
-    unsigned k;
-    int rc;
-
-    r->before = scn_snapshot(w);
-    scn_servicer_open(w, &sv, s->no_hard_links);
-    rc = s->op(w, sv.ctx);
-    if (rc != KSVC_OK)
-        fail_msg("%s: fault-free run failed: %s", s->name,
-                 ksvc_error_name(rc));
-    r->calls = fault_calls(sv.fault);
-    r->commit = scn_commit_call(sv.fault);
-    r->ops = calloc(r->calls + 1, sizeof *r->ops);
-    assert_non_null(r->ops);
-    for (k = 1; k <= r->calls; k++)
-        r->ops[k - 1] = fault_op_of_call(sv.fault, k);
-    scn_servicer_close(&sv);
-    r->after = scn_snapshot(w);
-    scn_world_free(w);
-}
 
 static void expect_state(const scenario *s, const char *when,
                          const char *found, const char *expected,
@@ -202,9 +148,7 @@ static void sweep(const scenario *s)
                   "succeeded\n",
                   s->name, r.calls, side_before - before0,
                   side_after - after0, succeeded_anyway - ok0);
-    free(r.ops);
-    free(r.before);
-    free(r.after);
+    reference_free(&r);
 }
 
 static void sweep_all(void **state)

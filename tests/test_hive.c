@@ -38,6 +38,17 @@ static ksvc__hive *parse_ok(const char *text)
     return hive;
 }
 
+static ksvc__hive *parse_bytes_ok(const char *text, size_t len)
+{
+    ksvc__hive *hive = NULL;
+    char err[256];
+    int rc = ksvc__hive_parse(text, len, &hive, err, sizeof(err));
+
+    if (rc != KSVC_OK)
+        fail_msg("parse failed: %s: %s", ksvc_error_name(rc), err);
+    return hive;
+}
+
 /* parse(serialize(h)) == h, and serializing again gives the same text. */
 static void assert_round_trip(const ksvc__hive *hive)
 {
@@ -458,7 +469,7 @@ typedef struct refusal {
 #define K "[HKEY_LOCAL_MACHINE\\A]\r\n"
 static const refusal refusals[] = {
     { "", KSVC_E_HIVE, 1, "missing header" },
-    { "REGEDIT4\r\n\r\n" K, KSVC_E_HIVE, 1, "missing header" },
+    { "REGEDIT3\r\n\r\n" K, KSVC_E_HIVE, 1, "missing header" },
     { "Windows Registry Editor Version 5.00 extra\r\n", KSVC_E_HIVE, 1,
       "missing header" },
     { "\r\n" HDR, KSVC_E_HIVE, 1, "missing header" },
@@ -487,8 +498,9 @@ static const refusal refusals[] = {
     { HDR K "\"a\"=hex(7:61,00\r\n", KSVC_E_HIVE, 3, "bad value type" },
     { HDR K "\"a\"=hex(123456789):00\r\n", KSVC_E_HIVE, 3, "bad value type" },
     { HDR K "\"a\"=qword:1\r\n", KSVC_E_HIVE, 3, "unknown value data" },
-    { HDR K "\"a\"=-\r\n", KSVC_E_HIVE, 3, "deletion" },
-    { HDR "[-HKEY_LOCAL_MACHINE\\A]\r\n", KSVC_E_HIVE, 2, "deletion" },
+    { HDR K "\"a\"=-x\r\n", KSVC_E_HIVE, 3, "deletion" },
+    { HDR "[-HKEY_LOCAL_MACHINE\\A]\r\n\"a\"=\"b\"\r\n", KSVC_E_HIVE, 3,
+      "value outside any key" },
     { HDR "\"a\"=\"b\"\r\n" K, KSVC_E_HIVE, 2, "value outside any key" },
     { HDR "\r\n@=\"b\"\r\n", KSVC_E_HIVE, 3, "value outside any key" },
     { HDR K "\r\n[HKEY_LOCAL_MACHINE\\B]\r\n[hkey_local_machine\\a]\r\n",
@@ -681,6 +693,42 @@ static char *read_file(const char *path, size_t *len)
     return data;
 }
 
+/* The mock services a registry.reg that regedit wrote (UTF-16LE with a
+ * BOM) and keeps it in that encoding. */
+static void platform_keeps_the_encoding_it_read(void **state)
+{
+    test_machine *m = test_machine_new(NULL);
+    ksvc_platform *p = test_machine_platform(m);
+    char *path = hive_file(m), *text, *utf16, buf[64];
+    ksvc_reg_change change = { "KernelVersion", 0, KSVC_REG_SZ, "6.1.0", 6 };
+    ksvc__hive *h;
+    size_t len, size = sizeof(buf);
+    uint32_t type;
+
+    (void)state;
+    text = read_file(path, &len); /* the machine's facts, as UTF-8 */
+    h = parse_bytes_ok(text, len);
+    free(text);
+    h->encoding = KSVC__HIVE_UTF16LE;
+    assert_int_equal(ksvc__hive_serialize(h, &utf16, &len), KSVC_OK);
+    ksvc__hive_free(h);
+    write_file(path, utf16, len);
+    free(utf16);
+    assert_int_equal(p->reg_write(p, LXSS_KEY, &change, 1), KSVC_OK);
+    assert_int_equal(p->reg_read(p, LXSS_KEY, "KernelVersion", &type, buf,
+                                 &size),
+                     KSVC_OK);
+    assert_string_equal(buf, "6.1.0");
+    text = read_file(path, &len);
+    assert_memory_equal(text, "\xFF\xFE" "W\0i\0n\0", 8);
+    h = parse_bytes_ok(text, len);
+    assert_sz(h, LXSS_PATH, "KernelVersion", "6.1.0");
+    ksvc__hive_free(h);
+    free(text);
+    free(path);
+    test_machine_free(m);
+}
+
 static void platform_refuses_damaged_hive(void **state)
 {
     test_machine *m = test_machine_new(NULL);
@@ -787,10 +835,154 @@ static void platform_reads_hand_written_hive(void **state)
     test_machine_free(m);
 }
 
+/* What regedit /E writes by default: UTF-16LE after a BOM, CRLF, the
+ * version 5 header, hex(2) (REG_EXPAND_SZ), hex(7), hex(b) (REG_QWORD) and
+ * hex: lists continued with a backslash. */
+static const char regedit_export[] =
+    HDR "\r\n"
+    "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Lxss]\r\n"
+    "\"KernelVersion\"=\"5.15.153.1\"\r\n"
+    "\"Path\"=hex(2):25,00,53,00,79,00,73,00,74,00,65,00,6d,00,52,00,6f,00,\\\r\n"
+    "  6f,00,74,00,25,00,00,00\r\n"
+    "\"List\"=hex(7):61,00,00,00,c3,00,00,00,00,00\r\n"
+    "\"Big\"=hex(b):01,00,00,00,00,00,00,00\r\n"
+    "\"Raw\"=hex:de,ad,\\\r\n"
+    "  be,ef\r\n"
+    "\"Flags\"=dword:0000002a\r\n"
+    "\r\n";
+
+/* @text (ASCII) as UTF-16LE after a BOM; @len receives the bytes. */
+static char *utf16le_of(const char *text, size_t *len)
+{
+    size_t n = strlen(text), i;
+    char *out = malloc(2 * n + 2);
+
+    assert_non_null(out);
+    out[0] = (char)0xFF;
+    out[1] = (char)0xFE;
+    for (i = 0; i < n; i++) {
+        out[2 + 2 * i] = text[i];
+        out[3 + 2 * i] = 0;
+    }
+    *len = 2 * n + 2;
+    return out;
+}
+
+
+static void reads_and_writes_back_regedit_utf16(void **state)
+{
+    const unsigned char qword[8] = { 1, 0, 0, 0, 0, 0, 0, 0 };
+    const unsigned char raw[4] = { 0xde, 0xad, 0xbe, 0xef };
+    size_t len, out_len;
+    char *utf16 = utf16le_of(regedit_export, &len), *out = NULL;
+    ksvc__hive *utf8 = parse_ok(regedit_export);
+    ksvc__hive *h = parse_bytes_ok(utf16, len);
+
+    (void)state;
+    assert_int_equal(h->encoding, KSVC__HIVE_UTF16LE);
+    assert_true(ksvc__hive_equal(h, utf8));
+    assert_sz(h, LXSS_PATH, "KernelVersion", "5.15.153.1");
+    assert_data(h, LXSS_PATH, "Big", 11, qword, 8);
+    assert_data(h, LXSS_PATH, "Raw", KSVC__REG_BINARY, raw, 4);
+    assert_data(h, LXSS_PATH, "List", KSVC_REG_MULTI_SZ, "a\0\xC3\x83\0", 6);
+    assert_int_equal(get(h, LXSS_PATH, "Path")->type, 2);
+    /* Written back as it came: UTF-16LE with its BOM, the same text. */
+    assert_int_equal(ksvc__hive_serialize(h, &out, &out_len), KSVC_OK);
+    assert_true(out_len > 2);
+    assert_memory_equal(out, "\xFF\xFE", 2);
+    ksvc__hive_free(utf8);
+    utf8 = parse_bytes_ok(out, out_len);
+    assert_true(ksvc__hive_equal(h, utf8));
+    assert_int_equal(utf8->encoding, KSVC__HIVE_UTF16LE);
+    free(out);
+    free(utf16);
+    ksvc__hive_free(utf8);
+    ksvc__hive_free(h);
+}
+
+static void keeps_bom_and_regedit4_header(void **state)
+{
+    const char *v4 = "REGEDIT4\r\n\r\n[HKEY_LOCAL_MACHINE\\A]\r\n"
+                     "\"x\"=\"1\"\r\n\r\n";
+    char bom[1024], *out = NULL;
+    size_t out_len;
+    ksvc__hive *h;
+
+    (void)state;
+    h = parse_ok(v4);
+    assert_true(h->regedit4);
+    assert_int_equal(ksvc__hive_serialize(h, &out, &out_len), KSVC_OK);
+    assert_string_equal(out, v4);
+    free(out);
+    ksvc__hive_free(h);
+    snprintf(bom, sizeof(bom), "\xEF\xBB\xBF%s", regedit_export);
+    h = parse_ok(bom);
+    assert_int_equal(h->encoding, KSVC__HIVE_UTF8_BOM);
+    assert_int_equal(ksvc__hive_serialize(h, &out, &out_len), KSVC_OK);
+    assert_memory_equal(out, "\xEF\xBB\xBF" HDR, 3 + strlen(HDR));
+    free(out);
+    ksvc__hive_free(h);
+}
+
+static void refuses_broken_utf16(void **state)
+{
+    static const char odd[] = "\xFF\xFE" "W\0i\0n";
+    static const char lone[] = "\xFF\xFE" "W\0\x00\xD8" "i\0";
+    static const char nul[] = "\xFF\xFE" "W\0\0\0i\0";
+    ksvc__hive *h = NULL;
+    char err[256];
+
+    (void)state;
+    assert_int_equal(ksvc__hive_parse(odd, sizeof(odd) - 1, &h, err,
+                                      sizeof(err)),
+                     KSVC_E_HIVE);
+    assert_non_null(strstr(err, "odd"));
+    assert_int_equal(ksvc__hive_parse(lone, sizeof(lone) - 1, &h, err,
+                                      sizeof(err)),
+                     KSVC_E_HIVE);
+    assert_non_null(strstr(err, "not UTF-16"));
+    assert_int_equal(ksvc__hive_parse(nul, sizeof(nul) - 1, &h, err,
+                                      sizeof(err)),
+                     KSVC_E_HIVE);
+    assert_null(h);
+}
+
+/* Deletions as regedit imports them: the value or the key (with every
+ * key below it) is gone, absent is fine, and a name may come back. */
+static void reads_deletions(void **state)
+{
+    ksvc__hive *h = parse_ok(
+        HDR "\r\n[HKEY_LOCAL_MACHINE\\A]\r\n\"x\"=\"1\"\r\n\"y\"=\"2\"\r\n"
+        "\"x\"=-\r\n\"absent\"=-\r\n\"X\"=\"3\"\r\n\r\n"
+        "[HKEY_LOCAL_MACHINE\\A\\B]\r\n\"z\"=\"4\"\r\n"
+        "[HKEY_LOCAL_MACHINE\\AB]\r\n\"w\"=\"5\"\r\n"
+        "[-HKEY_LOCAL_MACHINE\\a\\b]\r\n[-HKEY_LOCAL_MACHINE\\None]\r\n"
+        "[HKEY_LOCAL_MACHINE\\C]\r\n\"v\"=\"6\"\r\n[-HKEY_LOCAL_MACHINE\\C]\r\n"
+        "[HKEY_LOCAL_MACHINE\\C]\r\n\"v\"=\"7\"\r\n");
+
+    (void)state;
+    assert_int_equal(h->key_count, 3); /* A, AB, C */
+    assert_null(ksvc__hive_get(h, "HKEY_LOCAL_MACHINE\\A", "absent"));
+    assert_sz(h, "HKEY_LOCAL_MACHINE\\A", "y", "2");
+    assert_sz(h, "HKEY_LOCAL_MACHINE\\A", "X", "3");
+    assert_int_equal(ksvc__hive_find_key(h, "HKEY_LOCAL_MACHINE\\A")
+                         ->values[1].name[0], 'X'); /* x went, X came after y */
+    assert_null(ksvc__hive_find_key(h, "HKEY_LOCAL_MACHINE\\A\\B"));
+    assert_sz(h, "HKEY_LOCAL_MACHINE\\AB", "w", "5");
+    assert_sz(h, "HKEY_LOCAL_MACHINE\\C", "v", "7");
+    assert_round_trip(h);
+    ksvc__hive_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_every_form),
+        cmocka_unit_test(reads_and_writes_back_regedit_utf16),
+        cmocka_unit_test(keeps_bom_and_regedit4_header),
+        cmocka_unit_test(refuses_broken_utf16),
+        cmocka_unit_test(reads_deletions),
+        cmocka_unit_test(platform_keeps_the_encoding_it_read),
         cmocka_unit_test(bom_lf_and_crlf_read_alike),
         cmocka_unit_test(continuation_lines_join),
         cmocka_unit_test(non_ascii_multi_strings),

@@ -7,6 +7,8 @@
  * - faults through the Win32 call table: each registry and file call failing
  *   with access denied, a sharing violation or a full disk gives the mapped
  *   error and changes nothing;
+ * - SHA-256 through CNG: the right digest, and each BCrypt call failing
+ *   gives the mapped error with its NTSTATUS and changes nothing;
  * - a standard user refused, through the token call;
  * - paths beyond MAX_PATH and non-ASCII paths;
  * - a reparse point planted in the tools folder, or standing for it,
@@ -17,6 +19,7 @@
 #endif
 #include <windows.h>
 #include <winioctl.h>
+#include <bcrypt.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,6 +37,7 @@
 
 #include "machine.h"
 #include "machine_win32.h"
+#include "../platform/win32/syscalls.h"
 
 #define A "5.10.102.1"
 #define B "5.15.90.1"
@@ -49,16 +53,24 @@ typedef struct fixture {
     const char *pay_a, *pay_b, *pay_c;
 } fixture;
 
-static int setup(void **state)
+/* Replace the fixture's machine by a new empty one with its payloads. */
+static void fresh_machine(fixture *f)
 {
-    fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
+    ksvc_close(f->ctx);
+    test_machine_free(f->m);
     f->m = test_machine_new(NULL);
     f->p = test_machine_platform(f->m);
     assert_int_equal(ksvc_open(&f->ctx, f->p, NULL), KSVC_OK);
     f->pay_a = test_machine_payload(f->m, "A", 1, 4096 + 17);
     f->pay_b = test_machine_payload(f->m, "B", 2, 8192 + 5);
     f->pay_c = test_machine_payload(f->m, "C", 3, 3 * 4096);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    fresh_machine(f);
     *state = f;
     return 0;
 }
@@ -66,7 +78,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    ksvc_win32_syscall_set(NULL, NULL);
+    ksvc__win32_syscall_set(NULL, NULL);
     ksvc_close(f->ctx);
     test_machine_free(f->m);
     free(f);
@@ -197,14 +209,14 @@ static void elevation_falls_back_to_administrators(void **state)
 
     /* Windows without elevation: membership of Administrators decides. */
     assert_int_equal(
-        ksvc_win32_syscall_set("GetTokenInformation",
-                               (ksvc_win32_syscall_ptr)no_token_elevation),
+        ksvc__win32_syscall_set("GetTokenInformation",
+                               (ksvc__win32_syscall_ptr)no_token_elevation),
         KSVC_OK);
     assert_int_equal(f->p->elevated(f->p, &elevated), KSVC_OK);
     assert_int_equal(elevated, 1);
     assert_int_equal(
-        ksvc_win32_syscall_set("CheckTokenMembership",
-                               (ksvc_win32_syscall_ptr)not_an_administrator),
+        ksvc__win32_syscall_set("CheckTokenMembership",
+                               (ksvc__win32_syscall_ptr)not_an_administrator),
         KSVC_OK);
     assert_int_equal(f->p->elevated(f->p, &elevated), KSVC_OK);
     assert_int_equal(elevated, 0);
@@ -231,8 +243,8 @@ static void wow64_process_goes_through_sysnative(void **state)
     snprintf(expected, sizeof expected, "%s\\Sysnative\\lxss\\tools\\kernel",
              windows_utf8);
     assert_int_equal(
-        ksvc_win32_syscall_set("IsWow64Process",
-                               (ksvc_win32_syscall_ptr)a_32_bit_process),
+        ksvc__win32_syscall_set("IsWow64Process",
+                               (ksvc__win32_syscall_ptr)a_32_bit_process),
         KSVC_OK);
     assert_int_equal(ksvc_win32_open(&p, NULL), KSVC_OK);
     assert_int_equal(p->full_path(p, "kernel", got, sizeof got), KSVC_OK);
@@ -283,28 +295,28 @@ static void call_table_walk_and_restore(void **state)
 {
     const char *name;
     size_t count = 0;
-    ksvc_win32_syscall_ptr real;
+    ksvc__win32_syscall_ptr real;
 
     (void)state;
-    for (name = ksvc_win32_syscall_next(NULL); name != NULL;
-         name = ksvc_win32_syscall_next(name)) {
+    for (name = ksvc__win32_syscall_next(NULL); name != NULL;
+         name = ksvc__win32_syscall_next(name)) {
         count++;
         if (strcmp(name, "IsWow64Process2") != 0)
-            assert_non_null(ksvc_win32_syscall_get(name));
+            assert_non_null(ksvc__win32_syscall_get(name));
     }
     assert_true(count >= 30);
-    assert_null(ksvc_win32_syscall_get("NoSuchCall"));
-    assert_int_equal(ksvc_win32_syscall_set("NoSuchCall", NULL),
+    assert_null(ksvc__win32_syscall_get("NoSuchCall"));
+    assert_int_equal(ksvc__win32_syscall_set("NoSuchCall", NULL),
                      KSVC_E_NOT_FOUND);
-    real = ksvc_win32_syscall_get("CreateFileW");
+    real = ksvc__win32_syscall_get("CreateFileW");
     assert_int_equal(
-        ksvc_win32_syscall_set("CreateFileW",
-                               (ksvc_win32_syscall_ptr)not_an_administrator),
+        ksvc__win32_syscall_set("CreateFileW",
+                               (ksvc__win32_syscall_ptr)not_an_administrator),
         KSVC_OK);
-    assert_true(ksvc_win32_syscall_get("CreateFileW") ==
-                (ksvc_win32_syscall_ptr)not_an_administrator);
-    assert_int_equal(ksvc_win32_syscall_set("CreateFileW", NULL), KSVC_OK);
-    assert_true(ksvc_win32_syscall_get("CreateFileW") == real);
+    assert_true(ksvc__win32_syscall_get("CreateFileW") ==
+                (ksvc__win32_syscall_ptr)not_an_administrator);
+    assert_int_equal(ksvc__win32_syscall_set("CreateFileW", NULL), KSVC_OK);
+    assert_true(ksvc__win32_syscall_get("CreateFileW") == real);
 }
 
 static void registry_reads_check_type_and_length(void **state)
@@ -371,6 +383,67 @@ static void registry_reads_check_type_and_length(void **state)
                      KSVC_E_NOT_FOUND);
 }
 
+/* What reg_list saw of one value. */
+typedef struct seen_value {
+    const char *name;
+    int found, error;
+    uint32_t type;
+    size_t size;
+    unsigned char data[16];
+} seen_value;
+
+static int see_value(void *arg, const ksvc_reg_value *v)
+{
+    seen_value *s;
+
+    for (s = arg; s->name != NULL; s++) {
+        if (strcmp(s->name, v->name) != 0)
+            continue;
+        s->found++;
+        s->error = v->error;
+        s->type = v->type;
+        s->size = v->size;
+        if (v->data != NULL && v->size <= sizeof s->data)
+            memcpy(s->data, v->data, v->size);
+    }
+    return 0;
+}
+
+/* reg_list reports every value, also those reg_read refuses: with their
+ * error instead of data, so recovery sees that they are there. */
+static void registry_list_reports_unreadable_values(void **state)
+{
+    fixture *f = *state;
+    const wchar_t lone_surrogate[] = { L'x', 0xD800, 0 };
+    const wchar_t bad_name[] = { L'n', 0xDC00, 0 };
+    const BYTE three[] = { 1, 2, 3 };
+    const BYTE binary[] = { 0xde, 0xad, 0xbe, 0xef };
+    seen_value seen[] = {
+        { "Surrogate", 0, 0, 0, 0, { 0 } }, { "Short", 0, 0, 0, 0, { 0 } },
+        { "Binary", 0, 0, 0, 0, { 0 } },    { "n\xEF\xBF\xBD", 0, 0, 0, 0, { 0 } },
+        { NULL, 0, 0, 0, 0, { 0 } },
+    };
+
+    set_raw(L"Surrogate", REG_SZ, lone_surrogate, sizeof lone_surrogate);
+    set_raw(L"Short", REG_DWORD, three, sizeof three);
+    set_raw(L"Binary", REG_BINARY, binary, sizeof binary);
+    set_raw(bad_name, REG_BINARY, binary, sizeof binary);
+    assert_int_equal(f->p->reg_list(f->p, LXSS, see_value, seen), KSVC_OK);
+    assert_int_equal(seen[0].found, 1);
+    assert_int_equal(seen[0].error, KSVC_E_BAD_VALUE);
+    assert_int_equal(seen[0].type, KSVC_REG_SZ);
+    assert_int_equal(seen[1].found, 1);
+    assert_int_equal(seen[1].error, KSVC_E_BAD_VALUE);
+    assert_int_equal(seen[2].found, 1);
+    assert_int_equal(seen[2].error, KSVC_OK);
+    assert_int_equal(seen[2].type, REG_BINARY);
+    assert_int_equal(seen[2].size, 4);
+    assert_memory_equal(seen[2].data, binary, 4);
+    /* A name that is not UTF-16 comes with U+FFFD for its bad unit. */
+    assert_int_equal(seen[3].found, 1);
+    assert_int_equal(seen[3].error, KSVC_E_BAD_VALUE);
+}
+
 /* RegSetValueExW that fails from its second call on. */
 static int set_calls;
 static LSTATUS WINAPI set_fails_second(HKEY h, LPCWSTR name, DWORD reserved,
@@ -401,8 +474,8 @@ static void registry_writes_are_all_or_nothing(void **state)
     before = test_machine_snapshot(f->m);
     set_calls = 0;
     assert_int_equal(
-        ksvc_win32_syscall_set("RegSetValueExW",
-                               (ksvc_win32_syscall_ptr)set_fails_second),
+        ksvc__win32_syscall_set("RegSetValueExW",
+                               (ksvc__win32_syscall_ptr)set_fails_second),
         KSVC_OK);
     assert_int_equal(f->p->reg_write(f->p, LXSS, changes, 3),
                      KSVC_E_NO_SPACE);
@@ -423,7 +496,7 @@ static void registry_writes_are_all_or_nothing(void **state)
                      ERROR_FILE_NOT_FOUND);
 
     /* Bad data is refused before anything is written. */
-    assert_int_equal(ksvc_win32_syscall_set("RegSetValueExW", NULL), KSVC_OK);
+    assert_int_equal(ksvc__win32_syscall_set("RegSetValueExW", NULL), KSVC_OK);
     changes[2].data = "x\0y"; /* no empty string at the end */
     changes[2].size = 3;
     before = test_machine_snapshot(f->m);
@@ -504,11 +577,11 @@ static const char *const op_names[] = { "install C", "rollback",
 
 typedef struct fault_case {
     const char *call;
-    ksvc_win32_syscall_ptr fn;
+    ksvc__win32_syscall_ptr fn;
     enum fault_op op;
 } fault_case;
 
-#define FAULT(name, op) { #name, (ksvc_win32_syscall_ptr)fault_##name, op }
+#define FAULT(name, op) { #name, (ksvc__win32_syscall_ptr)fault_##name, op }
 
 static const fault_case fault_cases[] = {
     FAULT(CreateFileW, OP_INSTALL),
@@ -572,6 +645,45 @@ static void prepare_op(fixture *f, enum fault_op op)
         test_machine_remove_file_by_hand(f->m, "kernel");
 }
 
+/* Run @op from its starting state on a fresh machine with @call replaced
+ * by @fn (which fails with fault_code); it must fail with @mapped, keep the
+ * OS code in the detail and change nothing. */
+static void fault_changes_nothing(fixture *f, const char *call,
+                                  ksvc__win32_syscall_ptr fn, enum fault_op op,
+                                  int mapped)
+{
+    char *before, *after;
+    long os = 0;
+    int rc;
+
+    fresh_machine(f); /* for every case */
+    prepare_op(f, op);
+
+    before = test_machine_snapshot(f->m);
+    fault_calls = 0;
+    assert_int_equal(ksvc__win32_syscall_set(call, fn), KSVC_OK);
+    rc = run_op(f, op);
+    assert_int_equal(ksvc__win32_syscall_set(call, NULL), KSVC_OK);
+    if (rc != mapped || fault_calls == 0)
+        print_error("%s failing with code %#lx during %s: %d (%s), %d calls\n",
+                    call, (unsigned long)fault_code, op_names[op], rc,
+                    ksvc_error_name(rc), fault_calls);
+    assert_true(fault_calls > 0);
+    assert_int_equal(rc, mapped);
+    /* The OS code is kept in the error detail. */
+    os = ksvc_os_error(f->ctx);
+    assert_int_equal((DWORD)os, fault_code);
+    assert_true(ksvc_error_detail(f->ctx)[0] != '\0');
+    after = test_machine_snapshot(f->m);
+    if (strcmp(before, after) != 0)
+        fprintf(stderr, "%s failing during %s changed the machine:\n"
+                        "before:\n%s\nafter:\n%s\n",
+                call, op_names[op], before, after);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+}
+
 static void each_call_failing_changes_nothing(void **state)
 {
     fixture *f = *state;
@@ -579,50 +691,122 @@ static void each_call_failing_changes_nothing(void **state)
 
     for (i = 0; i < sizeof fault_cases / sizeof fault_cases[0]; i++) {
         for (e = 0; e < sizeof fault_errors / sizeof fault_errors[0]; e++) {
-            const fault_case *fc = &fault_cases[i];
-            char *before, *after;
-            long os = 0;
-            int rc;
-
-            /* A fresh machine for every case. */
-            ksvc_close(f->ctx);
-            test_machine_free(f->m);
-            f->m = test_machine_new(NULL);
-            f->p = test_machine_platform(f->m);
-            assert_int_equal(ksvc_open(&f->ctx, f->p, NULL), KSVC_OK);
-            f->pay_a = test_machine_payload(f->m, "A", 1, 4096 + 17);
-            f->pay_b = test_machine_payload(f->m, "B", 2, 8192 + 5);
-            f->pay_c = test_machine_payload(f->m, "C", 3, 3 * 4096);
-            prepare_op(f, fc->op);
-
-            before = test_machine_snapshot(f->m);
             fault_code = fault_errors[e].code;
-            fault_calls = 0;
-            assert_int_equal(ksvc_win32_syscall_set(fc->call, fc->fn), KSVC_OK);
-            rc = run_op(f, fc->op);
-            assert_int_equal(ksvc_win32_syscall_set(fc->call, NULL), KSVC_OK);
-            if (rc != fault_errors[e].mapped || fault_calls == 0)
-                print_error("%s failing with Win32 error %lu during %s: "
-                            "%d (%s), %d calls\n",
-                            fc->call, (unsigned long)fault_code,
-                            op_names[fc->op], rc, ksvc_error_name(rc),
-                            fault_calls);
-            assert_true(fault_calls > 0);
-            assert_int_equal(rc, fault_errors[e].mapped);
-            /* The Win32 code is kept in the error detail. */
-            os = ksvc_os_error(f->ctx);
-            assert_int_equal(os, (long)fault_code);
-            assert_true(ksvc_error_detail(f->ctx)[0] != '\0');
-            after = test_machine_snapshot(f->m);
-            if (strcmp(before, after) != 0)
-                fprintf(stderr, "%s failing during %s changed the machine:\n"
-                            "before:\n%s\nafter:\n%s\n",
-                            fc->call, op_names[fc->op], before, after);
-            assert_string_equal(before, after);
-            free(before);
-            free(after);
+            fault_changes_nothing(f, fault_cases[i].call, fault_cases[i].fn,
+                                  fault_cases[i].op, fault_errors[e].mapped);
         }
     }
+}
+
+/* ---- hashing through CNG ---- */
+
+#define FAULT_NTSTATUS(name, params, ...)                                    \
+    static NTSTATUS WINAPI fault_##name params                               \
+    {                                                                        \
+        __VA_ARGS__;                                                         \
+        fault_calls++;                                                       \
+        return (NTSTATUS)fault_code;                                         \
+    }
+FAULT_NTSTATUS(BCryptOpenAlgorithmProvider,
+               (BCRYPT_ALG_HANDLE *a, LPCWSTR b, LPCWSTR c, ULONG d),
+               (void)a, (void)b, (void)c, (void)d)
+FAULT_NTSTATUS(BCryptCreateHash,
+               (BCRYPT_ALG_HANDLE a, BCRYPT_HASH_HANDLE *b, PUCHAR c, ULONG d,
+                PUCHAR e, ULONG g, ULONG h),
+               (void)a, (void)b, (void)c, (void)d, (void)e, (void)g, (void)h)
+FAULT_NTSTATUS(BCryptHashData, (BCRYPT_HASH_HANDLE a, PUCHAR b, ULONG c,
+                                ULONG d),
+               (void)a, (void)b, (void)c, (void)d)
+FAULT_NTSTATUS(BCryptFinishHash, (BCRYPT_HASH_HANDLE a, PUCHAR b, ULONG c,
+                                  ULONG d),
+               (void)a, (void)b, (void)c, (void)d)
+
+/* The SHA-256 of "abc" (FIPS 180-2, appendix B.1). */
+static const unsigned char abc_digest[32] = {
+    0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
+    0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
+    0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad
+};
+
+static void hashes_through_cng(void **state)
+{
+    fixture *f = *state;
+    unsigned char digest[32];
+    void *h = NULL;
+
+    /* The backend fills the hash methods: the core never falls back. */
+    assert_non_null(f->p->sha256_begin);
+    assert_non_null(f->p->sha256_update);
+    assert_non_null(f->p->sha256_end);
+    assert_int_equal(f->p->sha256_begin(f->p, &h), KSVC_OK);
+    assert_int_equal(f->p->sha256_update(h, "a", 1), KSVC_OK);
+    assert_int_equal(f->p->sha256_update(h, "bc", 2), KSVC_OK);
+    assert_int_equal(f->p->sha256_end(h, digest), KSVC_OK);
+    assert_memory_equal(digest, abc_digest, 32);
+    /* An abandoned computation is freed without a digest. */
+    assert_int_equal(f->p->sha256_begin(f->p, &h), KSVC_OK);
+    assert_int_equal(f->p->sha256_update(h, "a", 1), KSVC_OK);
+    assert_int_equal(f->p->sha256_end(h, NULL), KSVC_OK);
+}
+
+static void cng_failing_changes_nothing(void **state)
+{
+    static const struct {
+        NTSTATUS status;
+        int mapped;
+    } statuses[] = {
+        { (NTSTATUS)0xC0000017L, KSVC_E_NO_MEMORY }, /* STATUS_NO_MEMORY */
+        { (NTSTATUS)0xC0000001L, KSVC_E_IO },        /* STATUS_UNSUCCESSFUL */
+    };
+    static const fault_case cng_cases[] = {
+        FAULT(BCryptCreateHash, OP_INSTALL), FAULT(BCryptHashData, OP_INSTALL),
+        FAULT(BCryptFinishHash, OP_INSTALL), FAULT(BCryptCreateHash, OP_REPAIR),
+        FAULT(BCryptHashData, OP_REPAIR),    FAULT(BCryptFinishHash, OP_REPAIR),
+    };
+    fixture *f = *state;
+    size_t i, e;
+
+    for (i = 0; i < sizeof cng_cases / sizeof cng_cases[0]; i++) {
+        for (e = 0; e < sizeof statuses / sizeof statuses[0]; e++) {
+            fault_code = (DWORD)statuses[e].status;
+            fault_changes_nothing(f, cng_cases[i].call, cng_cases[i].fn,
+                                  cng_cases[i].op, statuses[e].mapped);
+        }
+    }
+}
+
+/* The provider is opened at a table's first hash: its failure is reported
+ * there, with the NTSTATUS, and the next hash tries again. */
+static void cng_provider_failing_is_reported(void **state)
+{
+    fixture *f = *state;
+    ksvc_platform *p = NULL;
+    ksvc_win32_options o = KSVC_WIN32_OPTIONS_INIT;
+    char what[512];
+    long os = 0;
+    void *h = NULL;
+
+    (void)f;
+    o.tools_path = "cng-tools";
+    assert_int_equal(ksvc_win32_open(&p, &o), KSVC_OK);
+    fault_code = 0xC0000017L;
+    fault_calls = 0;
+    assert_int_equal(
+        ksvc__win32_syscall_set(
+            "BCryptOpenAlgorithmProvider",
+            (ksvc__win32_syscall_ptr)fault_BCryptOpenAlgorithmProvider),
+        KSVC_OK);
+    assert_int_equal(p->sha256_begin(p, &h), KSVC_E_NO_MEMORY);
+    assert_int_equal(
+        ksvc__win32_syscall_set("BCryptOpenAlgorithmProvider", NULL), KSVC_OK);
+    assert_int_equal(fault_calls, 1);
+    assert_null(h);
+    p->last_error(p, &os, what, sizeof what);
+    assert_int_equal((DWORD)os, 0xC0000017UL);
+    assert_non_null(strstr(what, "BCryptOpenAlgorithmProvider"));
+    assert_int_equal(p->sha256_begin(p, &h), KSVC_OK);
+    assert_int_equal(p->sha256_end(h, NULL), KSVC_OK);
+    ksvc_win32_free(p);
 }
 
 /* ---- one call failing once, anywhere in an update ---- */
@@ -702,9 +886,9 @@ static LSTATUS WINAPI once_RegDeleteValueW(HKEY a, LPCWSTR b)
 
 static const struct {
     const char *call;
-    ksvc_win32_syscall_ptr fn;
+    ksvc__win32_syscall_ptr fn;
 } once_calls_armed[] = {
-#define ONCE(name) { #name, (ksvc_win32_syscall_ptr)once_##name }
+#define ONCE(name) { #name, (ksvc__win32_syscall_ptr)once_##name }
     ONCE(CreateFileW),      ONCE(WriteFile),      ONCE(FlushFileBuffers),
     ONCE(MoveFileExW),      ONCE(CreateHardLinkW), ONCE(RegSetValueExW),
     ONCE(RegDeleteValueW),
@@ -716,14 +900,7 @@ static const struct {
  * RollbackKernel; otherwise B becomes the rollback kernel). */
 static void fresh_start(fixture *f, int rolled_back)
 {
-    ksvc_close(f->ctx);
-    test_machine_free(f->m);
-    f->m = test_machine_new(NULL);
-    f->p = test_machine_platform(f->m);
-    assert_int_equal(ksvc_open(&f->ctx, f->p, NULL), KSVC_OK);
-    f->pay_a = test_machine_payload(f->m, "A", 1, 4096 + 17);
-    f->pay_b = test_machine_payload(f->m, "B", 2, 8192 + 5);
-    f->pay_c = test_machine_payload(f->m, "C", 3, 3 * 4096);
+    fresh_machine(f);
     assert_int_equal(install(f->ctx, f->pay_a, A), KSVC_OK);
     assert_int_equal(install(f->ctx, f->pay_b, B), KSVC_OK);
     if (rolled_back)
@@ -771,13 +948,13 @@ static void each_call_failing_once_during_an_update(void **state)
             fresh_start(f, rolled_back);
             once_calls = 0;
             once_fail_at = -1;
-            assert_int_equal(ksvc_win32_syscall_set(once_calls_armed[i].call,
+            assert_int_equal(ksvc__win32_syscall_set(once_calls_armed[i].call,
                                                     once_calls_armed[i].fn),
                              KSVC_OK);
             assert_int_equal(install(f->ctx, f->pay_c, C), KSVC_OK);
             total = once_calls;
             assert_int_equal(
-                ksvc_win32_syscall_set(once_calls_armed[i].call, NULL),
+                ksvc__win32_syscall_set(once_calls_armed[i].call, NULL),
                 KSVC_OK);
             used += total;
             assert_updated(f, kept);
@@ -792,12 +969,12 @@ static void each_call_failing_once_during_an_update(void **state)
                 once_calls = 0;
                 once_fail_at = k;
                 assert_int_equal(
-                    ksvc_win32_syscall_set(once_calls_armed[i].call,
+                    ksvc__win32_syscall_set(once_calls_armed[i].call,
                                            once_calls_armed[i].fn),
                     KSVC_OK);
                 rc = install(f->ctx, f->pay_c, C);
                 assert_int_equal(
-                    ksvc_win32_syscall_set(once_calls_armed[i].call, NULL),
+                    ksvc__win32_syscall_set(once_calls_armed[i].call, NULL),
                     KSVC_OK);
                 if (rc != KSVC_OK && rc != KSVC_E_ACCESS)
                     fprintf(stderr, "%s call %d of %d failing: %s (%s)\n",
@@ -853,8 +1030,8 @@ static void standard_user_refused(void **state)
     assert_int_equal(install(f->ctx, f->pay_a, A), KSVC_OK);
     assert_int_equal(install(f->ctx, f->pay_b, B), KSVC_OK);
     assert_int_equal(
-        ksvc_win32_syscall_set("GetTokenInformation",
-                               (ksvc_win32_syscall_ptr)standard_user_token),
+        ksvc__win32_syscall_set("GetTokenInformation",
+                               (ksvc__win32_syscall_ptr)standard_user_token),
         KSVC_OK);
     assert_int_equal(f->p->elevated(f->p, &elevated), KSVC_OK);
     assert_int_equal(elevated, 0);
@@ -1102,8 +1279,8 @@ static int plant_link(fixture *f, const char *name, const wchar_t *target)
     CloseHandle(h);
     swprintf(planted_suffix, MAX_PATH, L"\\%ls", wname);
     assert_int_equal(
-        ksvc_win32_syscall_set("GetFileInformationByHandle",
-                               (ksvc_win32_syscall_ptr)info_with_planted_link),
+        ksvc__win32_syscall_set("GetFileInformationByHandle",
+                               (ksvc__win32_syscall_ptr)info_with_planted_link),
         KSVC_OK);
     return 0;
 }
@@ -1183,8 +1360,8 @@ static void tools_folder_that_is_a_link_refused(void **state)
         assert_true(CreateDirectoryW(wlink, NULL));
         swprintf(planted_suffix, MAX_PATH, L"\\tools-link");
         assert_int_equal(
-            ksvc_win32_syscall_set("GetFileInformationByHandle",
-                                   (ksvc_win32_syscall_ptr)
+            ksvc__win32_syscall_set("GetFileInformationByHandle",
+                                   (ksvc__win32_syscall_ptr)
                                        info_with_planted_link),
             KSVC_OK);
     }
@@ -1223,9 +1400,16 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(registry_reads_check_type_and_length,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(registry_list_reports_unreadable_values,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(registry_writes_are_all_or_nothing,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(each_call_failing_changes_nothing,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(hashes_through_cng, setup, teardown),
+        cmocka_unit_test_setup_teardown(cng_failing_changes_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(cng_provider_failing_is_reported,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(each_call_failing_once_during_an_update,
                                         setup, teardown),

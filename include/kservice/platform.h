@@ -8,7 +8,9 @@
  *
  * - the first field is #ksvc_platform::version; new methods are only ever
  *   appended, and the core checks the version before calling a method that a
- *   later version added;
+ *   later version added.  ksvc_open() accepts a version 1 table (it then
+ *   calls none of the methods of version 2) and any later version (it calls
+ *   only the methods it knows);
  * - every method returns 0 or a negative ::ksvc_error code; after a failure
  *   the core calls #ksvc_platform::last_error to learn which file or value
  *   failed and the OS error behind it;
@@ -35,8 +37,12 @@
 extern "C" {
 #endif
 
-/** The platform table version this header describes. */
-#define KSVC_PLATFORM_VERSION 1
+/** The platform table version this header describes.
+ *
+ * - 1: libkservice 1.0, up to #ksvc_platform::sha256_end;
+ * - 2: #ksvc_platform::destroy, #ksvc_platform::reg_list and
+ *   #ksvc_platform::lock_mode appended. */
+#define KSVC_PLATFORM_VERSION 2
 
 /** Registry value type: a string (`REG_SZ`). */
 #define KSVC_REG_SZ 1u
@@ -99,10 +105,43 @@ typedef struct ksvc_file ksvc_file;
 /** Called by #ksvc_platform::list once for each name in the tools folder. */
 typedef int (*ksvc_list_fn)(void *arg, const char *name);
 
+/** One value of a key, as #ksvc_platform::reg_list reports it.  Fields are
+ * only ever appended, with a new table version. */
+typedef struct ksvc_reg_value {
+    /** The value name, UTF-8; "" for the key's default value. */
+    const char *name;
+    /** The stored type, whatever it is (`REG_BINARY` is 3, and so on). */
+    uint32_t type;
+    /** The data in the form #ksvc_platform::reg_read gives it (strings
+     * NUL-terminated UTF-8, a #KSVC_REG_DWORD in host order, other types as
+     * stored); NULL when @c error is not 0. */
+    const void *data;
+    /** Bytes at @c data, terminators included. */
+    size_t size;
+    /** 0, or #KSVC_E_BAD_VALUE when the stored bytes are not well formed for
+     * the type (a `REG_DWORD` that is not 4 bytes, a string no UTF-8 can
+     * carry) or the name is not valid UTF-16 (then @c name holds it with
+     * U+FFFD in place of the bad units): what reg_read would refuse. */
+    int error;
+} ksvc_reg_value;
+
+/** Called by #ksvc_platform::reg_list once for each value of the key; the
+ * pointers in @p value are valid during the call only. */
+typedef int (*ksvc_reg_list_fn)(void *arg, const ksvc_reg_value *value);
+
+/** #ksvc_platform::lock_mode: only read the machine; other holders of a
+ * shared lock may hold it too, an exclusive holder may not. */
+#define KSVC_LOCK_SHARED 0u
+/** #ksvc_platform::lock_mode: change the machine; no other holder at all. */
+#define KSVC_LOCK_EXCLUSIVE 1u
+
 /** The platform method table.  See the file description for the rules. */
 typedef struct ksvc_platform {
-    /** #KSVC_PLATFORM_VERSION of the header the backend was built with. */
-    int version;
+    /** #KSVC_PLATFORM_VERSION of the header the backend was built with: the
+     * methods after #ksvc_platform::sha256_end exist only when it is 2 or
+     * more.  (An `int` in version 1; the same size and, for every valid
+     * version, the same value.) */
+    unsigned version;
     /** Short backend name for messages, such as "posix-mock" or "win32". */
     const char *name;
     /** Backend state; the core never looks inside. */
@@ -197,8 +236,9 @@ typedef struct ksvc_platform {
 
     /* ---- servicing lock ---- */
 
-    /** Take the machine-wide servicing lock, waiting up to @p timeout_ms;
-     * #KSVC_E_BUSY when another process holds it that long. */
+    /** Take the machine-wide servicing lock exclusively, waiting up to
+     * @p timeout_ms; #KSVC_E_BUSY when another process holds it that long.
+     * The same as #ksvc_platform::lock_mode with #KSVC_LOCK_EXCLUSIVE. */
     int (*lock)(const struct ksvc_platform *p, unsigned timeout_ms);
     /** Release the servicing lock. */
     int (*unlock)(const struct ksvc_platform *p);
@@ -212,6 +252,30 @@ typedef struct ksvc_platform {
     /** Finish and free a computation; @p digest receives 32 bytes unless
      * @p digest is NULL (abandon). */
     int (*sha256_end)(void *state, unsigned char digest[32]);
+
+    /* ---- version 2 (check #ksvc_platform::version first) ---- */
+
+    /** Free the table and everything the backend holds (releasing the lock
+     * if held).  Whoever made the table calls it once, whatever the backend:
+     * `p->destroy(p)`. */
+    void (*destroy)(struct ksvc_platform *p);
+    /** Call @p fn for each value of @p key, in the order the backend keeps
+     * them, stopping when it returns non-zero (which is then returned).  A
+     * missing key: #KSVC_E_NOT_FOUND; a value the backend cannot read is
+     * still reported, with ksvc_reg_value::error set. */
+    int (*reg_list)(const struct ksvc_platform *p, const char *key,
+                    ksvc_reg_list_fn fn, void *arg);
+    /** Take the servicing lock in @p mode (#KSVC_LOCK_SHARED or
+     * #KSVC_LOCK_EXCLUSIVE), waiting up to @p timeout_ms; #KSVC_E_BUSY when
+     * a conflicting holder keeps it that long.  The backend decides nothing:
+     * it takes what it is asked for or fails.  A shared lock needs no write
+     * access: it is taken on a read-only handle of the lock file, which is
+     * created only when the caller may; when the lock file does not exist
+     * and cannot be created the result is #KSVC_E_NOT_FOUND (no one holds
+     * the lock then, but a writer may create it at any moment; the core
+     * decides whether to go on).  Released by #ksvc_platform::unlock. */
+    int (*lock_mode)(const struct ksvc_platform *p, unsigned mode,
+                     unsigned timeout_ms);
 } ksvc_platform;
 
 #ifdef __cplusplus

@@ -18,10 +18,13 @@
  * that holds the tools folder, so two processes never service at once.
  *
  * Every Win32 call the backend makes goes through one process-wide table of
- * function pointers, as in SQLite's os_win VFS.  A test replaces an entry
- * with ksvc_win32_syscall_set() to make that call fail or answer something
- * else (a standard user's token, an arm64 processor), and puts the system's
- * function back afterwards.  Production code never touches the table.
+ * function pointers, as in SQLite's os_win VFS, so that the library's own
+ * tests (which link the backend's objects) can make any call fail.  The
+ * table is not part of the API: libkservice 1.0 exported it, 1.1 no longer
+ * does.
+ *
+ * Free the table with its #ksvc_platform::destroy method (or
+ * ksvc_win32_free(), the same).
  *
  * Only built for Windows.
  */
@@ -76,41 +79,6 @@ KSVC_API int ksvc_win32_open(ksvc_platform **out,
  * @param platform the table, or NULL
  */
 KSVC_API void ksvc_win32_free(ksvc_platform *platform);
-
-/** The type every entry of the Win32 call table is stored as; cast it to
- * and from the call's real function pointer type. */
-typedef void (*ksvc_win32_syscall_ptr)(void);
-
-/**
- * Replace one entry of the backend's Win32 call table (for tests).  The
- * table is shared by every backend table in the process and is not
- * synchronised: change it only while no other thread uses the backend.
- * @param name the Win32 function's name, such as "CreateFileW" or
- *             "RegSetValueExW"; NULL puts back every system function
- * @param fn   the replacement, with the real function's signature cast to
- *             ::ksvc_win32_syscall_ptr; NULL puts back the system function
- * @return #KSVC_OK, or #KSVC_E_NOT_FOUND for a name not in the table
- */
-KSVC_API int ksvc_win32_syscall_set(const char *name,
-                                    ksvc_win32_syscall_ptr fn);
-
-/**
- * The function an entry of the Win32 call table calls now, for a test's
- * replacement that forwards to the real function.
- * @param name the Win32 function's name
- * @return the current function; NULL for a name not in the table, or for a
- *         call this Windows does not have (such as `IsWow64Process2` before
- *         Windows 10 version 1511)
- */
-KSVC_API ksvc_win32_syscall_ptr ksvc_win32_syscall_get(const char *name);
-
-/**
- * Walk the names in the Win32 call table.
- * @param name NULL for the first name, or a name from the table
- * @return the name after @p name, or NULL after the last one or for a name
- *         not in the table
- */
-KSVC_API const char *ksvc_win32_syscall_next(const char *name);
 
 #ifdef __cplusplus
 }

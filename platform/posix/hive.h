@@ -6,8 +6,9 @@
  * Internal to the library (ksvc__ prefix); the tests call it directly.
  *
  * Text format accepted by ksvc__hive_parse():
- *   - UTF-8, with or without a BOM; lines end in LF or CRLF;
- *   - first line `Windows Registry Editor Version 5.00`;
+ *   - UTF-8, with or without a BOM, or UTF-16LE after its BOM (regedit's
+ *     default export); lines end in LF or CRLF;
+ *   - first line `Windows Registry Editor Version 5.00` or `REGEDIT4`;
  *   - blank lines and `;` comment lines anywhere after it;
  *   - key sections `[HKEY_LOCAL_MACHINE\...]`, each at most once;
  *   - values inside a section, each name at most once per key:
@@ -18,7 +19,11 @@
  *       `"Name"=hex(1):...`        REG_SZ written as UTF-16LE
  *       `"Name"=hex(4):...`        REG_DWORD as 4 little-endian bytes
  *       `"Name"=hex:...`, `hex(N):...`  any other type, kept raw
- *     a hex list may continue on the next line after a trailing `\`.
+ *     a hex list may continue on the next line after a trailing `\`;
+ *   - deletions as regedit imports them: `"Name"=-` removes that value of
+ *     the current key, `[-HKEY_...\Key]` that key and every key below it
+ *     (values after it need a new section); deleting what is not there is
+ *     fine.  A deleted name may be given again.
  *   Key and value names compare case-insensitively (ASCII), as on Windows.
  *
  * In memory the three types the platform table knows are held in the form
@@ -26,8 +31,9 @@
  * host order, REG_MULTI_SZ as NUL-terminated UTF-8 strings ended by an
  * empty one.  Every other type holds its bytes exactly as the file gave.
  *
- * ksvc__hive_serialize() writes UTF-8 without a BOM and CRLF line ends
- * (what regedit's exports use), a blank line after the header and after
+ * ksvc__hive_serialize() writes in the encoding and with the header the
+ * hive was parsed from (UTF-8 without a BOM and the version 5 header for a
+ * new hive), CRLF line ends (what regedit's exports use), a blank line after the header and after
  * every key, REG_SZ as a quoted string (or hex(1) when it holds a line
  * break), REG_DWORD as dword:, everything else as hex lists wrapped at 80
  * columns.  parse(serialize(h)) equals h.
@@ -61,10 +67,19 @@ typedef struct ksvc__hive_key {
     size_t value_room;
 } ksvc__hive_key;
 
+/* How the file was written, so that it is written back the same way. */
+typedef enum ksvc__hive_encoding {
+    KSVC__HIVE_UTF8 = 0,     /* UTF-8 without a BOM (what this mock writes) */
+    KSVC__HIVE_UTF8_BOM = 1, /* UTF-8 after EF BB BF */
+    KSVC__HIVE_UTF16LE = 2   /* UTF-16LE after FF FE: regedit's own export */
+} ksvc__hive_encoding;
+
 typedef struct ksvc__hive {
     ksvc__hive_key *keys; /* in file order */
     size_t key_count;
     size_t key_room;
+    ksvc__hive_encoding encoding; /* of the file parsed; UTF-8 when new */
+    int regedit4;                 /* its header was REGEDIT4 */
 } ksvc__hive;
 
 /* An empty hive, or NULL when out of memory. */
@@ -104,6 +119,9 @@ int ksvc__hive_set(ksvc__hive *hive, const char *path, const char *name,
 
 /* Delete value @p name of key @p path: KSVC_OK or KSVC_E_NOT_FOUND. */
 int ksvc__hive_delete(ksvc__hive *hive, const char *path, const char *name);
+
+/* Delete key @p path and every key below it: KSVC_OK or KSVC_E_NOT_FOUND. */
+int ksvc__hive_delete_key(ksvc__hive *hive, const char *path);
 
 /* Whether @p data is well formed for @p type in the in-memory form: REG_SZ
  * valid UTF-8 ending in its only NUL; REG_DWORD 4 bytes; REG_MULTI_SZ valid

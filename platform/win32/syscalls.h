@@ -3,9 +3,11 @@
  *
  * X(name, return type, (parameter types)) for calls every supported Windows
  * has, linked the ordinary way; XD(...) for calls looked up at run time
- * because older Windows lacks them.  win32.c turns the list into the call
+ * because older Windows lacks them.  internal.h and syscalls.c turn the list into the call
  * table, the function pointer types and the os_* call macros, so that every
- * call can be replaced by a test through ksvc_win32_syscall_set().
+ * call can be replaced by a test through ksvc__win32_syscall_set(), declared
+ * below; the library's tests include this header (syscalls.c is the
+ * table).
  */
 #ifndef KSVC_WIN32_SYSCALLS_H
 #define KSVC_WIN32_SYSCALLS_H
@@ -51,6 +53,8 @@
       (HKEY, LPCWSTR, DWORD, DWORD, const BYTE *, DWORD))                     \
     X(RegDeleteValueW, LSTATUS, (HKEY, LPCWSTR))                              \
     X(RegDeleteKeyExW, LSTATUS, (HKEY, LPCWSTR, REGSAM, DWORD))               \
+    X(RegEnumValueW, LSTATUS,                                                 \
+      (HKEY, DWORD, LPWSTR, LPDWORD, LPDWORD, LPDWORD, LPBYTE, LPDWORD))      \
     X(RegCloseKey, LSTATUS, (HKEY))                                           \
     /* machine facts */                                                       \
     X(GetCurrentProcess, HANDLE, (void))                                      \
@@ -65,9 +69,57 @@
        DWORD, DWORD, DWORD, PSID *))                                          \
     X(CheckTokenMembership, BOOL, (HANDLE, PSID, PBOOL))                      \
     X(FreeSid, PVOID, (PSID))                                                 \
+    /* hashing (CNG) */                                                       \
+    X(BCryptOpenAlgorithmProvider, NTSTATUS,                                  \
+      (BCRYPT_ALG_HANDLE *, LPCWSTR, LPCWSTR, ULONG))                         \
+    X(BCryptCloseAlgorithmProvider, NTSTATUS, (BCRYPT_ALG_HANDLE, ULONG))     \
+    X(BCryptCreateHash, NTSTATUS,                                             \
+      (BCRYPT_ALG_HANDLE, BCRYPT_HASH_HANDLE *, PUCHAR, ULONG, PUCHAR, ULONG, \
+       ULONG))                                                                \
+    X(BCryptHashData, NTSTATUS, (BCRYPT_HASH_HANDLE, PUCHAR, ULONG, ULONG))   \
+    X(BCryptFinishHash, NTSTATUS, (BCRYPT_HASH_HANDLE, PUCHAR, ULONG, ULONG)) \
+    X(BCryptDestroyHash, NTSTATUS, (BCRYPT_HASH_HANDLE))                      \
     /* text */                                                                \
+    X(FormatMessageW, DWORD,                                                  \
+      (DWORD, LPCVOID, DWORD, DWORD, LPWSTR, DWORD, va_list *))               \
     X(MultiByteToWideChar, int, (UINT, DWORD, LPCCH, int, LPWSTR, int))       \
     X(WideCharToMultiByte, int,                                               \
       (UINT, DWORD, LPCWCH, int, LPSTR, int, LPCCH, LPBOOL))
+
+/* ---- the hooks, for the library's own tests (not exported) ---- */
+
+/* The type every entry of the Win32 call table is stored as; cast it to
+ * and from the call's real function pointer type. */
+typedef void (*ksvc__win32_syscall_ptr)(void);
+
+/*
+ * Replace one entry of the backend's Win32 call table (for tests).  The
+ * table is shared by every backend table in the process and is not
+ * synchronised: change it only while no other thread uses the backend.
+ * @param name the Win32 function's name, such as "CreateFileW" or
+ *             "RegSetValueExW"; NULL puts back every system function
+ * @param fn   the replacement, with the real function's signature cast to
+ *             ksvc__win32_syscall_ptr; NULL puts back the system function
+ * @return KSVC_OK, or KSVC_E_NOT_FOUND for a name not in the table
+ */
+int ksvc__win32_syscall_set(const char *name, ksvc__win32_syscall_ptr fn);
+
+/*
+ * The function an entry of the Win32 call table calls now, for a test's
+ * replacement that forwards to the real function.
+ * @param name the Win32 function's name
+ * @return the current function; NULL for a name not in the table, or for a
+ *         call this Windows does not have (such as `IsWow64Process2` before
+ *         Windows 10 version 1511)
+ */
+ksvc__win32_syscall_ptr ksvc__win32_syscall_get(const char *name);
+
+/*
+ * Walk the names in the Win32 call table.
+ * @param name NULL for the first name, or a name from the table
+ * @return the name after @p name, or NULL after the last one or for a name
+ *         not in the table
+ */
+const char *ksvc__win32_syscall_next(const char *name);
 
 #endif

@@ -10,7 +10,8 @@ For each `typedef struct ksvc_NAME { ... } ksvc_NAME;` in the public headers:
 The structures below are not filled or read by callers as units of their
 own, and say why; any other structure must follow the rule, so a new
 options or result structure without a version fails this test.
-ksvc_platform is checked separately: `int version` first.
+ksvc_platform is checked separately: `unsigned version` first (an `int` in
+table version 1).
 """
 
 import glob
@@ -24,6 +25,7 @@ EXEMPT = {
     # Passed between the core and a backend inside one library build.
     "ksvc_file_info": "platform method output, versioned by ksvc_platform",
     "ksvc_reg_change": "platform method input, versioned by ksvc_platform",
+    "ksvc_reg_value": "platform method output, versioned by ksvc_platform",
 }
 
 STRUCT_RE = re.compile(r"typedef\s+struct\s+(ksvc_[a-z0-9_]+)\s*\{(.*?)\}\s*\1\s*;", re.S)
@@ -52,8 +54,8 @@ def main(argv):
             where = "%s (%s)" % (name, os.path.basename(header))
             first = first_member(body)
             if name == "ksvc_platform":
-                if first != "int version":
-                    problems.append("%s: first member is %r, not 'int version'" % (where, first))
+                if first != "unsigned version":
+                    problems.append("%s: first member is %r, not 'unsigned version'" % (where, first))
                 checked += 1
                 continue
             if name in EXEMPT:

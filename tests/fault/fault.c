@@ -345,8 +345,14 @@ static int m_file_open(const ksvc_platform *p, const char *name,
     if (begin_call(f, FOP_FILE_OPEN, name, &error) != PASS)
         return injected(f, FOP_FILE_OPEN, error);
     rc = passed(f, f->inner->file_open(f->inner, name, flags, &inner));
-    if (rc != KSVC_OK)
+    if (rc != KSVC_OK) {
+        /* [backends] Failed after its effect: the file was made, but the
+         * caller gets no handle, so none may stay open (on Windows it would
+         * keep the name from being removed). */
+        if (inner)
+            f->inner->file_close(inner);
         return rc;
+    }
     ff = xmalloc(sizeof *ff);
     ff->f = f;
     ff->inner = inner;
@@ -372,8 +378,11 @@ static int m_payload_open(const ksvc_platform *p, const char *path,
     if (begin_call(f, FOP_PAYLOAD_OPEN, path, &error) != PASS)
         return injected(f, FOP_PAYLOAD_OPEN, error);
     rc = passed(f, f->inner->payload_open(f->inner, path, &inner));
-    if (rc != KSVC_OK)
+    if (rc != KSVC_OK) {
+        if (inner) /* [backends] as in m_file_open */
+            f->inner->file_close(inner);
         return rc;
+    }
     ff = xmalloc(sizeof *ff);
     ff->f = f;
     ff->inner = inner;
@@ -630,6 +639,35 @@ static int m_lock(const ksvc_platform *p, unsigned timeout_ms)
     return passed(f, f->inner->lock(f->inner, timeout_ms));
 }
 
+static int m_lock_mode(const ksvc_platform *p, unsigned mode,
+                       unsigned timeout_ms)
+{
+    fault_platform *f = of(p);
+    int error;
+
+    if (begin_call(f, FOP_LOCK_MODE, NULL, &error) != PASS)
+        return injected(f, FOP_LOCK_MODE, error);
+    return passed(f, f->inner->lock_mode(f->inner, mode, timeout_ms));
+}
+
+static int m_reg_list(const ksvc_platform *p, const char *key,
+                      ksvc_reg_list_fn fn, void *arg)
+{
+    fault_platform *f = of(p);
+    int error;
+
+    if (begin_call(f, FOP_REG_LIST, key, &error) != PASS)
+        return injected(f, FOP_REG_LIST, error);
+    return passed(f, f->inner->reg_list(f->inner, key, fn, arg));
+}
+
+/* The wrapper's destroy frees the wrapper only: the inner table belongs to
+ * whoever made it. */
+static void m_destroy(ksvc_platform *p)
+{
+    fault_free(of(p));
+}
+
 static int m_unlock(const ksvc_platform *p)
 {
     fault_platform *f = of(p);
@@ -695,9 +733,14 @@ fault_platform *fault_wrap(const ksvc_platform *inner)
 
     memset(f, 0, sizeof *f);
     f->inner = inner;
-    /* Only the version-1 methods are known here. */
+    /* Only the methods of this header's version are known here. */
     t->version = inner->version < KSVC_PLATFORM_VERSION ? inner->version
                                                          : KSVC_PLATFORM_VERSION;
+    if (t->version >= 2) {
+        t->destroy = m_destroy;
+        t->reg_list = m_reg_list;
+        t->lock_mode = m_lock_mode;
+    }
     t->name = "fault";
     t->data = f;
     t->last_error = m_last_error;
@@ -848,7 +891,7 @@ const char *fault_op_name(fault_op op)
         "file_size", "file_close", "stat", "rename", "remove", "hard_link",
         "list", "full_path", "reg_read", "reg_write", "reg_key_exists",
         "arch", "elevated", "lock", "unlock", "sha256_begin",
-        "sha256_update", "sha256_end"};
+        "sha256_update", "sha256_end", "reg_list", "lock_mode"};
 
     return op < FOP_COUNT ? names[op] : "?";
 }

@@ -25,7 +25,8 @@ build_target() {
     $cc $flags -o "$out/fuzz_$name" "tests/fuzz/fuzz_$name.c" "$@"
 }
 
-build_target hive platform/posix/hive.c
+build_target hive platform/posix/hive.c platform/posix/hive_parse.c \
+    platform/posix/hive_write.c
 build_target kver src/kver.c
 build_target image src/image.c src/kver.c src/error.c
 

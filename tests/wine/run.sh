@@ -12,7 +12,9 @@
 # 4. meson test: every suite (core, conformance, policy, crash, errors,
 #    world, win32) as .exe
 #    under Wine, one at a time, since they share that one machine;
-# 5. the worked example with kservice.exe (example.sh).
+# 5. the worked example with kservice.exe (example.sh);
+# 6. the POSIX mock's hive round trip through wine regedit /E and /S
+#    (regedit.sh, with a native kservice built in BUILD_DIR-native).
 #
 # Every tool it needs must be installed (./quickstart.sh test installs
 # them); a missing one fails the run, never skips it.
@@ -28,7 +30,7 @@ esac
 
 missing=""
 for tool in x86_64-w64-mingw32-gcc wine wineserver wine64 meson ninja cmake \
-            dpkg-source python3 timeout; do
+            dpkg-source python3 timeout iconv cc; do
     if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "/usr/lib/wine/$tool" ]; then
         missing="$missing $tool"
     fi
@@ -58,6 +60,7 @@ export WINEPREFIX="$build/wineprefix"
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="mscoree,mshtml="
 # The DLL beside the programs that use it: Wine looks in WINEPATH too.
+# shellcheck disable=SC1003 # '\\' is one backslash for tr
 WINEPATH="Z:$(printf '%s' "$build" | tr / '\\')"
 export WINEPATH
 stop_wine() {
@@ -76,6 +79,12 @@ meson test -C "$build" --num-processes 1 --print-errorlogs \
 
 say "the worked example with kservice.exe"
 sh tests/wine/example.sh "$build/examples/kservice/kservice.exe"
+
+say "the mock's hive against regedit (native kservice in $build-native)"
+meson setup "$build-native" --wipe -Dtests=false >/dev/null 2>&1 ||
+    meson setup "$build-native" -Dtests=false >/dev/null
+meson compile -C "$build-native" examples/kservice/kservice >/dev/null
+sh tests/wine/regedit.sh "$build-native/examples/kservice/kservice"
 
 stop_wine
 # The prefix is ~700 MB; a failed run keeps it for a look inside.

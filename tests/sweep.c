@@ -1,0 +1,45 @@
+/* The fault-free reference run both sweeps share (sweep.h). */
+#include "sweep.h"
+
+void run_reference(const scenario *s, reference *r)
+{
+    scn_world *w = scn_world_new(s), *probe = scn_world_new(s);
+    scn_servicer sv;
+    const char *why;
+    unsigned k;
+    int rc;
+
+    /* Checking opens the machine, and an open may record what others did:
+     * check a twin, so the operation starts from the state untouched. */
+    r->before_sound = scn_check_invariants(probe) == NULL;
+    scn_world_free(probe);
+    r->before = scn_snapshot(w);
+    scn_servicer_open(w, &sv, s->no_hard_links);
+    rc = s->op(w, sv.ctx);
+    if (rc != KSVC_OK)
+        fail_msg("%s: fault-free run failed: %s: %s", s->name,
+                 ksvc_error_name(rc), ksvc_error_detail(sv.ctx));
+    r->calls = fault_calls(sv.fault);
+    r->commit = scn_commit_call(sv.fault);
+    r->ops = calloc(r->calls + 1, sizeof *r->ops);
+    assert_non_null(r->ops);
+    for (k = 1; k <= r->calls; k++)
+        r->ops[k - 1] = fault_op_of_call(sv.fault, k);
+    why = scn_check_order(sv.fault);
+    if (why)
+        fail_msg("%s: durability order: %s", s->name, why);
+    scn_servicer_close(&sv);
+    r->after = scn_snapshot(w);
+    why = scn_check_invariants(w);
+    if (why)
+        fail_msg("%s: after the fault-free run: %s", s->name, why);
+    scn_world_free(w);
+}
+
+void reference_free(reference *r)
+{
+    free(r->before);
+    free(r->after);
+    free(r->ops);
+    memset(r, 0, sizeof *r);
+}
