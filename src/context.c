@@ -91,7 +91,9 @@ static int reconcile(ksvc_context *ctx, ksvc__snapshot *snap, int opening,
         return ksvc__fail(ctx, KSVC_E_NO_MEMORY, "recording the machine");
     ksvc__decide_reconcile(snap, plan);
     if (plan->write_state && opening) {
-        err = ksvc__state_store(ctx, &snap->loaded, &plan->target);
+        /* Through the executor: several values change together through
+         * the journal, so a cut write reads as before or after. */
+        err = ksvc__execute(ctx, snap, plan, NULL, NULL, NULL);
         if (err)
             ksvc__clear_error(ctx);
         err = ksvc__snapshot_load(ctx, snap, verify);

@@ -365,9 +365,15 @@ static int undo(ksvc_context *ctx, const ksvc__journal *j)
 static int check_kernel(ksvc_context *ctx, const ksvc__journal *j)
 {
     ksvc_file_info info;
-    int err;
+    size_t i;
+    int renamed_in = 0, err;
 
-    if (!j->target.kernel.recorded || !j->target.kernel.has_size)
+    /* Only a journal that renames a file into `kernel` vouches for it: one
+     * of values alone leaves the file as it is (foreign, damaged...). */
+    for (i = 0; i < j->rename_count; i++)
+        renamed_in |= !strcmp(j->rename_to[i], KSVC__F_KERNEL);
+    if (!renamed_in || !j->target.kernel.recorded ||
+        !j->target.kernel.has_size)
         return KSVC_OK;
     err = ksvc__stat(ctx, KSVC__F_KERNEL, &info);
     if (err)
@@ -409,6 +415,16 @@ static int stamp_renamed(ksvc_context *ctx, const ksvc__journal *j,
     return KSVC_OK;
 }
 
+static void drop_change(ksvc__state_changes *c, const char *name)
+{
+    size_t i, kept = 0;
+
+    for (i = 0; i < c->count; i++)
+        if (strcmp(c->change[i].name, name) != 0)
+            c->change[kept++] = c->change[i];
+    c->count = kept;
+}
+
 static int write_target(ksvc_context *ctx, const ksvc__state *target)
 {
     ksvc__state_changes *c = malloc(2 * sizeof *c);
@@ -419,7 +435,13 @@ static int write_target(ksvc_context *ctx, const ksvc__state *target)
     if (!err) {
         int loaded = ksvc__state_load(ctx, now) == KSVC_OK;
         ksvc__clear_error(ctx);
-        ksvc__state_changes_diff(loaded ? now : NULL, target, &c[0], &c[1]);
+        ksvc__state_changes_diff(NULL, target, &c[0], &c[1]);
+        /* Every value the target names is written (a value left absent by
+         * a cut write must be written now), but for a list of bad versions
+         * the library cannot read in full: no operation that changes it
+         * runs then, and rewriting it would lose what it cannot read. */
+        if (loaded && now->bad_list_unreadable)
+            drop_change(&c[0], KSVC__V_BAD);
         c[0].change[c[0].count].name = KSVC__V_JOURNAL;
         c[0].change[c[0].count].remove = 1;
         c[0].change[c[0].count].type = KSVC_REG_MULTI_SZ;
@@ -466,9 +488,7 @@ static int commit(ksvc_context *ctx, const ksvc__journal *j)
     }
     /* The target state and the end of the journal in one write, the
      * journal last: a backend that writes value by value and is cut short
-     * leaves the journal, and the next open writes the rest.  Only what
-     * differs from the values on disk is written (a value the library
-     * cannot read, and does not change, stays as it is). */
+     * leaves the journal, and the next open writes the rest. */
     err = write_target(ctx, target);
     free(target);
     return err;
