@@ -114,7 +114,7 @@ static int recover_and_load(ksvc_context *ctx, ksvc__snapshot *snap,
 {
     int elevated = 0, err = KSVC_OK;
 
-    if (!(ctx->open_flags & KSVC_OPEN_READ_ONLY))
+    if (!ctx->reading_only)
         err = is_elevated(ctx, &elevated);
     if (!err && elevated) {
         err = ksvc__recover(ctx);
@@ -129,6 +129,44 @@ static int recover_and_load(ksvc_context *ctx, ksvc__snapshot *snap,
     if (!err && elevated && (mutating || ctx->opening))
         err = reconcile(ctx, snap, ctx->opening, verify);
     return err;
+}
+
+/* The shared lock of a reader (a table of version 1 has only the
+ * exclusive one).  No lock file that the caller may create: nobody holds
+ * the lock, and a reader reads on. */
+static int lock_shared(ksvc_context *ctx)
+{
+    int err;
+
+    if (ctx->p->version < 2 || !ctx->p->lock_mode)
+        return ksvc__lock(ctx);
+    err = ctx->p->lock_mode(ctx->p, KSVC_LOCK_SHARED, ctx->lock_timeout_ms);
+    if (err == KSVC_E_NOT_FOUND)
+        return KSVC_OK;
+    if (err)
+        return ksvc__platform_fail(ctx, err, "taking the servicing lock");
+    ctx->locked = 1;
+    return KSVC_OK;
+}
+
+/* A call that only reads: an administrator takes the exclusive lock, since
+ * the open may finish an interrupted operation; where that lock cannot be
+ * taken for want of write access (a read-only disk), the call reads under
+ * the shared lock and writes nothing, as a standard user's does. */
+static int lock_for_reading(ksvc_context *ctx)
+{
+    int elevated, err = is_elevated(ctx, &elevated);
+
+    if (err)
+        return err;
+    if (elevated) {
+        err = ksvc__lock(ctx);
+        if (err != KSVC_E_ACCESS && err != KSVC_E_NOT_FOUND)
+            return err;
+        ksvc__clear_error(ctx);
+    }
+    ctx->reading_only = 1;
+    return lock_shared(ctx);
 }
 
 int ksvc__frame_begin(ksvc_context *ctx, ksvc__snapshot *snap, int mutating,
@@ -146,8 +184,9 @@ int ksvc__frame_begin(ksvc_context *ctx, ksvc__snapshot *snap, int mutating,
         if (err)
             return err;
     }
-    if (!(ctx->open_flags & KSVC_OPEN_READ_ONLY)) {
-        err = ksvc__lock(ctx);
+    ctx->reading_only = (ctx->open_flags & KSVC_OPEN_READ_ONLY) != 0;
+    if (!ctx->reading_only) {
+        err = mutating ? ksvc__lock(ctx) : lock_for_reading(ctx);
         if (err)
             return err;
     }

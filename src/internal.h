@@ -128,6 +128,8 @@ struct ksvc_context {
     unsigned lock_timeout_ms;
     unsigned open_flags;   /* KSVC_OPEN_READ_ONLY */
     int opening;           /* inside ksvc_open(): it records the world */
+    /* This call holds the shared lock (or none): it writes nothing. */
+    int reading_only;
     int locked;
     ksvc_result last_result; /* what the last changing call did */
     long os_error;

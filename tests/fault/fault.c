@@ -22,6 +22,7 @@ struct fault_platform {
     /* the plan */
     fault_kind kind;
     unsigned at;
+    int at_op;         /* >= 0: the fault hits the first call of this op */
     int error;
     int persistent;
     int fired;
@@ -235,7 +236,8 @@ static verdict begin_call(fault_platform *f, fault_op op, const char *name,
         *error = f->failing_error;
         return FAIL;
     }
-    if (f->kind == FAULT_NONE || f->calls != f->at)
+    if (f->kind == FAULT_NONE || f->fired ||
+        (f->at_op >= 0 ? (int)op != f->at_op : f->calls != f->at))
         return PASS;
     f->fired = 1;
     switch (f->kind) {
@@ -732,6 +734,7 @@ fault_platform *fault_wrap(const ksvc_platform *inner)
     ksvc_platform *t = &f->table;
 
     memset(f, 0, sizeof *f);
+    f->at_op = -1;
     f->inner = inner;
     /* Only the methods of this header's version are known here. */
     t->version = inner->version < KSVC_PLATFORM_VERSION ? inner->version
@@ -789,9 +792,17 @@ ksvc_platform *fault_table(fault_platform *f)
     return &f->table;
 }
 
+void fault_plan_op(fault_platform *f, fault_kind kind, fault_op op,
+                   int error)
+{
+    fault_plan(f, kind, 0, error, 0);
+    f->at_op = (int)op;
+}
+
 void fault_plan(fault_platform *f, fault_kind kind, unsigned k, int error,
                 int persistent)
 {
+    f->at_op = -1;
     f->kind = kind;
     f->at = k;
     f->error = error;
@@ -801,6 +812,7 @@ void fault_plan(fault_platform *f, fault_kind kind, unsigned k, int error,
 
 void fault_reset(fault_platform *f)
 {
+    f->at_op = -1;
     f->kind = FAULT_NONE;
     f->at = 0;
     f->error = 0;

@@ -109,6 +109,9 @@ void fault_plan(fault_platform *f, fault_kind kind, unsigned k, int error,
 void fault_set_torn_part(fault_platform *f, size_t part);
 /* Forget the plan, the count and the log (not the durability state). */
 void fault_reset(fault_platform *f);
+/* The fault at the first call of @p op from now on (not persistent). */
+void fault_plan_op(fault_platform *f, fault_kind kind, fault_op op,
+                   int error);
 void fault_set_observer(fault_platform *f, fault_observer fn, void *arg);
 /* Simulate a backend that returns at most @p most bytes per file read (0:
  * all asked for), as platform.h allows. */
