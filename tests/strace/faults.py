@@ -282,6 +282,10 @@ def promised(rc, stderr, killed):
             return {"after"}, "doubt:do"
         if "the change did not take effect" in stderr:
             return {"before"}, "doubt:un"
+        if not stderr.strip():
+            # A persistent write error also fails the write of the message
+            # to standard error: nothing says which way it goes.
+            return {"before", "after"}, "doubt:--"
         return {"before", "after"}, "doubt:?"
     if rc in ERROR_EXITS:
         return {"before"}, "error"
@@ -475,10 +479,15 @@ def main():
 
 def print_summary(scenarios, results, faults):
     classes = ["success", "error", "doubt:do", "doubt:un", "doubt:?",
-               "killed"]
+               "doubt:--", "killed"]
     extra = sorted({o for r in results.values() for o in r} - set(classes))
     columns = classes + extra
-    print("faults per call: %s" % ", ".join(faults))
+    print("faults per call: %s (X+: that call and every later one fails)"
+          % ", ".join(faults))
+    print("outcomes: success (exit 0), error (exit 1), exit 10 (in doubt) "
+          "saying doubt:do 'took effect', doubt:un 'did not take effect',\n"
+          "  doubt:? 'run kservice status', doubt:-- no message (the write "
+          "of it failed too), killed (SIGKILL)")
     width = max(len(s[0]) for s in scenarios)
     print("%-*s %6s  %s" % (width, "scenario", "total",
                             "  ".join("%8s" % c[:8] for c in columns)))
