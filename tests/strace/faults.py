@@ -392,7 +392,8 @@ def parse_args(argv):
             rest.append(argv[i])
         i += 1
     if len(rest) != 1:
-        sys.exit(__doc__.split("\n\n")[-2])
+        sys.exit(next(p for p in __doc__.split("\n\n")
+                      if p.startswith("Usage:")))
     return os.path.abspath(rest[0]), opts
 
 
