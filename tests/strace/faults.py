@@ -42,8 +42,10 @@ changed".  The same holds for an fsync of a file after its pwrite64/write.
 So the fsync injections are the "failed after its effect" cases of issue 14.
 
 Usage: faults.py KSERVICE [--quick] [--only SCENARIO] [--jobs N]
-Exit status 0 when every case passes (cases marked BUG(lead) are skipped,
-with the reproducer printed), 1 otherwise, 77 (skip) without strace.
+Exit status 0 when every case passes (a case that shows only a known defect
+is listed as BUG(lead) and skipped; its reproducer is above KNOWN_BUGS), 1
+otherwise (each failure with its strace command line), 77 (skip) without
+strace.
 """
 
 import concurrent.futures
