@@ -115,6 +115,18 @@ int backend_lock_mode(const ksvc_platform *p, unsigned mode,
                      : LOCK_POLL_MS);
     }
     b->lock_fd = fd;
+    /* The only writer now: a registry.reg.tmp is what a writer killed
+     * between its write and its rename left behind (the hive it meant is
+     * not in place, or is in place already), so it goes.  Housekeeping of
+     * this backend's own file; it decides nothing about the machine. */
+    if (mode == KSVC_LOCK_EXCLUSIVE &&
+        unlinkat(b->root_fd, HIVE_TMP_NAME, 0) != 0 && errno != ENOENT) {
+        rc = os_fail(b, errno, HIVE_TMP_NAME, "unlink");
+        flock(fd, LOCK_UN);
+        close(fd);
+        b->lock_fd = -1;
+        return rc;
+    }
     return KSVC_OK;
 }
 

@@ -81,17 +81,10 @@ ERROR_EXITS = {1}
 # Problems that show a known library defect: problem text -> the defect.
 # A case whose only problems are these is printed as BUG(lead) and skipped
 # (it does not fail the test); once the defect is fixed the case simply
-# passes.  Reproducer of the one below (A and B installed):
-#   strace -f -e trace=renameat -e inject=renameat:signal=SIGKILL:when=1 \
-#       kservice --root M rollback; kservice --root M status
-#   => M/registry.reg.tmp is still there (also after boot-path, repair and
-#      a refused revert-rollback; only the next registry write removes it).
-KNOWN_BUGS = {
-    "temporary left: registry.reg.tmp":
-        "issue 14 item 6: a kill during a registry write leaves "
-        "ROOT/registry.reg.tmp, and the next administrator open (status) "
-        "does not remove it",
-}
+# passes.  Empty: the one this test found (a kill during a registry write
+# left ROOT/registry.reg.tmp past the next administrator's status) is
+# fixed: the POSIX backend removes it when it takes the exclusive lock.
+KNOWN_BUGS = {}
 
 # Scratch folder numbers of the cases (next() on it is atomic in CPython).
 CASE_NUMBERS = itertools.count()
