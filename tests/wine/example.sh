@@ -95,6 +95,7 @@ make_kernel $A
 make_kernel $B
 make_kernel $C
 make_kernel 4.19.130
+make_kernel 4.19.140
 
 expect 0 precheck
 expect 5 boot-path
@@ -164,13 +165,47 @@ PY
 expect 0 boot-path
 grep -qi 'lxss\\tools\\kernel$' "$WORK/out.txt" || fail "boot-path is not kernel"
 
+step "trial boot: D on trial with 2 tries; a launcher whose VM never comes up"
+# No VM under Wine: the command boot --exec runs stands in for one.
+# kservice.exe itself does: --version exits 0 whatever follows (a VM that
+# came up), an unknown option exits 2 (one that did not).
+STAND_IN="Z:$(printf '%s' "$(cd "$(dirname "$KSERVICE")" && pwd)/$(basename "$KSERVICE")" | tr / '\\')"
+D=4.19.140
+expect 0 install 'C:\payloads\'$D --version $D --tries 2
+expect_value KServiceTrialVersion $D
+expect 1 boot --exec "$STAND_IN" --no-such-option
+grep -q 'was not confirmed' "$WORK/out.txt" || fail "no 'not confirmed' line"
+expect 1 boot --exec "$STAND_IN" --no-such-option
+expect_value KServiceTrialUsed 0x2
+expect 0 boot --exec "$STAND_IN" --version
+grep -q 'rolled back by itself' "$WORK/out.txt" || fail "no automatic rollback"
+grep -q 'boots kernel.rollback' "$WORK/out.txt" ||
+    fail "the automatic rollback did not boot kernel.rollback"
+expect_value RollbackKernel $D
+expect 0 status --json
+python3 - "$WORK/out.txt" "$D" <<'PY'
+import json, sys
+status = json.load(open(sys.argv[1]))
+d = sys.argv[2]
+assert status["rolled_back"] is True, status
+assert d in status["bad_versions"], status["bad_versions"]
+auto = status["automatic_rollback"]
+assert auto and auto["reason"] == d + " did not confirm a boot in 2 tries", auto
+assert status["trial"]["confirmed"] is True, status["trial"]
+print("trial: %s rolled back by itself (%s), bad %s" % (d, auto["when"], status["bad_versions"]))
+PY
+expect 3 install 'C:\payloads\'$D --version $D
+expect 0 revert-rollback
+expect 0 boot-begin
+expect 0 boot-confirm
+
 step "pre-check refusal: WSL not enabled (LxssManager key removed)"
 timeout "$WINE_TIMEOUT" wine reg delete 'HKLM\SYSTEM\CurrentControlSet\Services\LxssManager' /f >/dev/null
 expect 6 install 'C:\payloads\4.19.130' --version 4.19.130
 grep -q 'This update only applies to machines with the Windows Subsystem for Linux.' "$WORK/out.txt" ||
     fail "no pre-check message"
-expect_slot kernel $C
-expect_value KernelVersion $C
+expect_slot kernel $D
+expect_value KernelVersion $D
 sh "$HERE/prefix.sh" --facts "$WINEPREFIX" >/dev/null
 
 printf '\nexample.sh: the worked example passed under Wine\n'
