@@ -252,6 +252,7 @@ int ksvc__image_read(ksvc_context *ctx, ksvc_file *f, const char *label,
         err = read_at(ctx, f, label, 0, buf, KSVC__IMAGE_HEAD, &got);
     if (!err) {
         err = ksvc__image_parse_head(buf, got, size, info);
+        info->file_size = size;
         if (err)
             ksvc__fail(ctx, err, "%s: %s", label, info->why);
     }

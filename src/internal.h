@@ -63,6 +63,9 @@
 #define KSVC__PROBLEM_MAX 16
 #define KSVC__PROBLEM_LEN 256
 #define KSVC__DETAIL_LEN 1024
+/* The largest kernel image installed: real kernels are tens of MiB; a file
+ * beyond this is refused before a byte of it is written. */
+#define KSVC__PAYLOAD_MAX (512ull << 20)
 /* Bytes moved per read while copying or hashing: large enough to stream at
  * disk speed, small enough that memory stays constant. */
 #define KSVC__CHUNK (1u << 20)
@@ -273,6 +276,7 @@ typedef struct ksvc__image_info {
     int has_version;                 /* the image names its version */
     char version[KSVC_KVER_MAX + 1]; /* that version */
     char why[96];                    /* why the file was refused */
+    uint64_t file_size;              /* ksvc__image_read: the file's size */
 } ksvc__image_info;
 /* Identify from the first @p head_len bytes (at most KSVC__IMAGE_HEAD are
  * looked at) of a file of @p file_size bytes; an arm64 version needs

@@ -57,6 +57,12 @@ static int check_image(ksvc_context *ctx, const char *path, const char *given,
 
     if (err)
         return err;
+    if (info->file_size > KSVC__PAYLOAD_MAX)
+        return ksvc__fail(ctx, KSVC_E_BAD_PAYLOAD,
+                          "%s is %llu bytes; a kernel image is at most %llu "
+                          "(512 MiB)",
+                          path, (unsigned long long)info->file_size,
+                          (unsigned long long)KSVC__PAYLOAD_MAX);
     err = ctx->p->arch(ctx->p, &machine);
     if (err)
         return ksvc__platform_fail(ctx, err, "reading the architecture");

@@ -694,6 +694,23 @@ static void journal_without_its_files_is_undone(void **state)
     free(after);
 }
 
+/* An absurd "kernel" (a sparse file of 513 MiB with a kernel's header) is
+ * refused before a byte of it is written: real kernels are tens of MiB,
+ * and the library stops at 512 MiB. */
+static void payload_beyond_the_size_limit(void **state)
+{
+    fixture *f = *state;
+    char big[4200];
+
+    snprintf(big, sizeof big, "%s/big.img", test_machine_scratch(f->m));
+    assert_int_equal(kimage_write(big, KSVC_ARCH_X64, "5.15.200.1", 7, 8000),
+                     0);
+    assert_int_equal(truncate(big, (off_t)513 << 20), 0);
+    ASSERT_REFUSED(f, KSVC_E_BAD_PAYLOAD, install(f, big, NULL));
+    assert_non_null(strstr(ksvc_error_detail(f->ctx), "512 MiB"));
+    unlink(big);
+}
+
 static void payload_unreadable(void **state)
 {
     fixture *f = *state;
@@ -1052,6 +1069,7 @@ int main(void)
         T(tools_folder_is_a_link),
         T(payload_empty_folder_fifo_not_a_kernel),
         T(journal_without_its_files_is_undone),
+        T(payload_beyond_the_size_limit),
         T(payload_unreadable),
         T(malformed_versions),
         T(registry_version_malformed),

@@ -2,7 +2,7 @@
  * The performance benchmark of issue 7: libkservice against what a user
  * would otherwise run, measured in one run on the POSIX mock backend.
  *
- * For each payload size (random data, 1 MiB, 64 MiB and 1 GiB by default):
+ * For each payload size (random data, 1 MiB, 64 MiB and 512 MiB by default):
  *   - `kservice install` against `cp PAYLOAD DEST && sync DEST`;
  *   - `kservice install --sha256` against
  *     `sha256sum PAYLOAD && cp PAYLOAD DEST && sync DEST`;
@@ -18,7 +18,7 @@
  * page cache is flushed (sync) before every timed run and the payload is in
  * the cache for both sides, as it is right after a download.
  *
- * usage: bench --kservice PATH [--dir DIR] [--runs N] [--sizes 1M,64M,1G]
+ * usage: bench --kservice PATH [--dir DIR] [--runs N] [--sizes 1M,64M,512M]
  *              [--strace PATH|none]
  */
 #define _GNU_SOURCE /* wait4, statfs, nftw */
@@ -1003,7 +1003,7 @@ static void parse_args(config *c, int argc, char **argv)
 
     memset(c, 0, sizeof *c);
     c->runs = 5;
-    parse_sizes(c, "1M,64M,1G");
+    parse_sizes(c, "1M,64M,512M");
     for (i = 1; i < argc; i += 2) {
         const char *arg = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!val)
