@@ -98,12 +98,9 @@ static void machine_close(struct machine *m)
 {
     ksvc_close(m->ctx);
     m->ctx = NULL;
-#ifdef _WIN32
-    /* WIN32 BACKEND: free the table made in open_platform(). */
-    ksvc_win32_free(m->platform);
-#else
-    ksvc_posix_free(m->platform);
-#endif
+    /* Any backend frees itself the same way (platform table version 2). */
+    if (m->platform != NULL)
+        m->platform->destroy(m->platform);
     m->platform = NULL;
 }
 

@@ -187,7 +187,7 @@ static UINT open_machine(MSIHANDLE install, ca_machine *m, int read_only)
     options.error_detail_size = sizeof detail;
     err = ksvc_open(&m->ctx, m->win32, &options);
     if (err) {
-        ksvc_win32_free(m->win32);
+        m->win32->destroy(m->win32);
         m->win32 = NULL;
         return refuse(install, "kservice: opening this machine: %s%s%s",
                       ksvc_strerror(err), detail[0] ? ": " : "", detail);
@@ -198,7 +198,8 @@ static UINT open_machine(MSIHANDLE install, ca_machine *m, int read_only)
 static void close_machine(ca_machine *m)
 {
     ksvc_close(m->ctx);
-    ksvc_win32_free(m->win32);
+    if (m->win32)
+        m->win32->destroy(m->win32);
 }
 
 /* ---- KsvcPrecheck ------------------------------------------------------- */
