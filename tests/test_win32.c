@@ -645,6 +645,23 @@ static void prepare_op(fixture *f, enum fault_op op)
         test_machine_remove_file_by_hand(f->m, "kernel");
 }
 
+/* An operation came back in doubt: it says the next open completes it,
+ * keeps the OS code, and the next open (the call working again) does. */
+static void expect_completed_by_next_open(fixture *f)
+{
+    ksvc_result r = KSVC_RESULT_INIT;
+    ksvc_status st = KSVC_STATUS_INIT;
+
+    assert_true(fault_calls > 0);
+    assert_int_equal(ksvc_last_result(f->ctx, &r), KSVC_OK);
+    assert_int_equal(r.settles, KSVC_SETTLE_COMPLETE);
+    assert_int_equal((DWORD)ksvc_os_error(f->ctx), fault_code);
+    ksvc_close(f->ctx);
+    assert_int_equal(ksvc_open(&f->ctx, f->p, NULL), KSVC_OK);
+    assert_int_equal(ksvc_status_get(f->ctx, &st), KSVC_OK);
+    assert_int_equal(st.rolled_back, r.rolled_back_after);
+}
+
 /* Run @op from its starting state on a fresh machine with @call replaced
  * by @fn (which fails with fault_code); it must fail with @mapped, keep the
  * OS code in the detail and change nothing. */
@@ -664,6 +681,14 @@ static void fault_changes_nothing(fixture *f, const char *call,
     assert_int_equal(ksvc__win32_syscall_set(call, fn), KSVC_OK);
     rc = run_op(f, op);
     assert_int_equal(ksvc__win32_syscall_set(call, NULL), KSVC_OK);
+    /* A change of several values goes through the journal: when the call
+     * fails after the journal is written, the outcome is in doubt, and the
+     * next open completes it. */
+    if (rc == KSVC_E_IN_DOUBT) {
+        expect_completed_by_next_open(f);
+        free(before);
+        return;
+    }
     if (rc != mapped || fault_calls == 0)
         print_error("%s failing with code %#lx during %s: %d (%s), %d calls\n",
                     call, (unsigned long)fault_code, op_names[op], rc,
