@@ -78,14 +78,9 @@ static int matches_record(ksvc_context *ctx, ksvc__slot_view *v,
 static int read_slot_image(ksvc_context *ctx, ksvc__slot_view *v,
                            ksvc__image_info *image, int *is_image)
 {
-    ksvc_file *f;
-    int err = ctx->p->file_open(ctx->p, v->name, KSVC_OPEN_READ, &f);
+    int err = ksvc__read_image(ctx, 0, v->name, image);
 
     *is_image = 0;
-    if (err)
-        return ksvc__platform_fail(ctx, err, v->name);
-    err = ksvc__image_read(ctx, f, v->name, image);
-    ctx->p->file_close(f);
     if (err == KSVC_E_BAD_PAYLOAD) {
         ksvc__clear_error(ctx);
         return KSVC_OK;
