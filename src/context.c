@@ -161,7 +161,8 @@ static int lock_for_reading(ksvc_context *ctx)
         return err;
     if (elevated) {
         err = ksvc__lock(ctx);
-        if (err != KSVC_E_ACCESS && err != KSVC_E_NOT_FOUND)
+        if (err != KSVC_E_ACCESS && err != KSVC_E_READ_ONLY_MEDIA &&
+            err != KSVC_E_NOT_FOUND)
             return err;
         ksvc__clear_error(ctx);
     }

@@ -5,8 +5,8 @@
  * - the backend's answers: paths, machine facts, registry type and length
  *   checks, all-or-nothing registry writes;
  * - faults through the Win32 call table: each registry and file call failing
- *   with access denied, a sharing violation or a full disk gives the mapped
- *   error and changes nothing;
+ *   with access denied, a sharing violation, a full disk or a
+ *   write-protected disk gives the mapped error and changes nothing;
  * - SHA-256 through CNG: the right digest, and each BCrypt call failing
  *   gives the mapped error with its NTSTATUS and changes nothing;
  * - a standard user refused, through the token call;
@@ -617,6 +617,7 @@ static const struct {
     { ERROR_ACCESS_DENIED, KSVC_E_ACCESS },
     { ERROR_SHARING_VIOLATION, KSVC_E_SHARING },
     { ERROR_DISK_FULL, KSVC_E_NO_SPACE },
+    { ERROR_WRITE_PROTECT, KSVC_E_READ_ONLY_MEDIA },
 };
 
 static int run_op(fixture *f, enum fault_op op)

@@ -25,8 +25,9 @@ int map_errno(int err)
         return KSVC_E_NOT_FOUND;
     case EACCES:
     case EPERM:
-    case EROFS:
         return KSVC_E_ACCESS;
+    case EROFS:
+        return KSVC_E_READ_ONLY_MEDIA;
     case ENOSPC:
 #ifdef EDQUOT
     case EDQUOT:

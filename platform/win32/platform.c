@@ -25,9 +25,10 @@ int map_error(DWORD code)
         return KSVC_E_NOT_FOUND;
     case ERROR_ACCESS_DENIED:
     case ERROR_PRIVILEGE_NOT_HELD:
-    case ERROR_WRITE_PROTECT:
     case ERROR_NETWORK_ACCESS_DENIED:
         return KSVC_E_ACCESS;
+    case ERROR_WRITE_PROTECT:
+        return KSVC_E_READ_ONLY_MEDIA;
     case ERROR_SHARING_VIOLATION:
     case ERROR_LOCK_VIOLATION:
     case ERROR_USER_MAPPED_FILE:

@@ -66,6 +66,10 @@ import time
 CHANGING = ["write", "pwrite64", "rename", "renameat", "renameat2", "link",
             "linkat", "unlink", "unlinkat", "fsync", "fdatasync"]
 ERRORS = ["EIO", "ENOSPC", "EROFS"]
+# What the message of a command that failed must say, lower-cased, so that
+# the reader learns the real cause (a read-only disk is not "access denied").
+CAUSE_WORDS = {"EIO": "input/output error", "ENOSPC": "no space left",
+               "EROFS": "read-only"}
 # --quick: one error per call (EIO is the one that can come after an effect).
 QUICK_ERRORS = ["EIO"]
 
@@ -266,6 +270,15 @@ def count_calls(log_path):
 
 # ---- one case ----------------------------------------------------------
 
+def first_error_line(stderr):
+    """The first `kservice: ...` line: the error's message, which names
+    the kind of failure before the detail names the file; None if none."""
+    for line in stderr.splitlines():
+        if line.startswith("kservice: "):
+            return line
+    return None
+
+
 def promised(rc, stderr, killed):
     """Which states the outcome allows: a set of "before"/"after"."""
     if killed:
@@ -315,6 +328,13 @@ def run_case(ctx, scenario, syscall, index, fault):
     if not allowed:
         problems.append("exit status %d is neither 0, 1 (a disk error) nor 10"
                         % r.returncode)
+    cause = CAUSE_WORDS.get(fault.rstrip("+"))
+    headline = first_error_line(r.stderr)
+    # A persistent write error also fails the write of the message itself.
+    if outcome == "error" and cause and headline is not None \
+            and cause not in headline.lower():
+        problems.append("the error's headline %r does not name its cause "
+                        "(%r)" % (headline, cause))
     status_rc, report, status_err = m.status()
     if report is None:
         problems.append("status after it failed (exit %d): %s"
