@@ -14,6 +14,11 @@
  * again with a torn write at every call that writes (half the bytes of a
  * file write, half the values of a registry write, then the crash).
  *
+ * And for every file sync: the sync fails and loses its data (its bytes
+ * are zeros on the disk, fault.h's FAULT_EFFECT_LOST), the operation goes
+ * on, and the process dies at each later call that changes the disk, or
+ * runs to its end and the power goes.
+ *
  * Every log, the fault-free ones and the crashed ones, is also checked for
  * the durability order: nothing is renamed into a slot, and no registry
  * value records a slot or a journal names a file, before that file's data
@@ -43,13 +48,32 @@ static void lose_unsynced_data(scn_world *w, const fault_platform *f,
         test_machine_corrupt_file_by_hand(w->m, names[i]);
 }
 
+/* The power goes: unsynced data is damaged, the servicer closed, and the
+ * next open recovers.  Returns the state then (free it); @p why receives
+ * the invariant it violates, if any, and @p is_before / @p is_after
+ * whether it is the reference's state before / after. */
+static char *power_cut_then_recover(scn_world *w, scn_servicer *sv,
+                                    const reference *r, const char **why,
+                                    int *is_before, int *is_after)
+{
+    const char *lost[4] = {NULL, NULL, NULL, NULL};
+    char *end;
+
+    lose_unsynced_data(w, sv->fault, lost, 4);
+    scn_servicer_close(sv);
+    *why = scn_check_invariants(w); /* reopens: recovery runs */
+    end = scn_snapshot(w);
+    *is_before = strcmp(end, r->before) == 0;
+    *is_after = strcmp(end, r->after) == 0;
+    return end;
+}
+
 /* One crash (or torn write) at call k, then recovery and the checks. */
 static void crash_at(const scenario *s, const reference *r, fault_kind kind,
                      unsigned k, size_t torn_part)
 {
     scn_world *w = scn_world_new(s);
     scn_servicer sv;
-    const char *lost[4] = {NULL, NULL, NULL, NULL};
     const char *why;
     char *start, *end;
     int rc, is_before, is_after;
@@ -70,13 +94,7 @@ static void crash_at(const scenario *s, const reference *r, fault_kind kind,
         SWEEP_FAIL("%s, %s at call %u: durability order: %s", s->name,
                  kind == FAULT_TORN ? "torn write" : "crash", k, why);
     crashed_op = fault_op_of_call(sv.fault, k);
-    lose_unsynced_data(w, sv.fault, lost, 4);
-    scn_servicer_close(&sv);
-
-    why = scn_check_invariants(w); /* reopens: recovery runs */
-    end = scn_snapshot(w);
-    is_before = strcmp(end, r->before) == 0;
-    is_after = strcmp(end, r->after) == 0;
+    end = power_cut_then_recover(w, &sv, r, &why, &is_before, &is_after);
     if (!is_before && !is_after)
         SWEEP_FAIL("%s, %s at call %u (%s): the state after recovery is "
                  "neither the one before nor the one after\n"
@@ -109,6 +127,104 @@ static void crash_at(const scenario *s, const reference *r, fault_kind kind,
         after_recovery_before++;
     free(end);
     scn_world_free(w);
+}
+
+/* A file sync at call k fails and loses its data (FAULT_EFFECT_LOST), the
+ * operation goes on with what it was told, and the process dies at call j
+ * (0: it runs to its end, then the power goes).  Unsynced data is damaged;
+ * after recovery the state is the one before or the one after, the
+ * invariants hold, and what the operation returned is kept: success is the
+ * state after, a plain failure that ran to its end the state before. */
+static void crash_after_lost_sync(const scenario *s, const reference *r,
+                                  unsigned k, unsigned j)
+{
+    scn_world *w = scn_world_new(s);
+    scn_servicer sv;
+    const char *why;
+    char *end;
+    int rc, is_before, is_after;
+
+    scn_servicer_open(w, &sv, s->no_hard_links);
+    fault_plan(sv.fault, FAULT_EFFECT_LOST, k, KSVC_E_IO, 0);
+    fault_plan_crash(sv.fault, j);
+    rc = s->op(w, sv.ctx);
+    if (!fault_fired(sv.fault) || (j && fault_calls(sv.fault) < j))
+        SWEEP_FAIL("%s: sync lost at call %u, crash at call %u: the call "
+                   "never came", s->name, k, j);
+    why = scn_check_order(sv.fault);
+    if (why)
+        SWEEP_FAIL("%s: sync lost at call %u, crash at call %u: durability "
+                   "order: %s", s->name, k, j, why);
+    end = power_cut_then_recover(w, &sv, r, &why, &is_before, &is_after);
+    if (!is_before && !is_after)
+        SWEEP_FAIL("%s: sync lost at call %u, crash at call %u: the state "
+                   "after recovery is neither the one before nor the one "
+                   "after\n--- found\n%s", s->name, k, j, end);
+    if ((rc == KSVC_OK && !is_after) ||
+        (!j && rc != KSVC_OK && rc != KSVC_E_IN_DOUBT && !is_before &&
+         !s->open_in_op))
+        SWEEP_FAIL("%s: sync lost at call %u, crash at call %u: the "
+                   "operation returned %s, the state after recovery is the "
+                   "one %s", s->name, k, j, ksvc_error_name(rc),
+                   is_after ? "after" : "before");
+    if (why && (is_after || r->before_sound))
+        SWEEP_FAIL("%s: sync lost at call %u, crash at call %u: invariant "
+                   "violated after recovery: %s", s->name, k, j, why);
+    free(end);
+    scn_world_free(w);
+}
+
+/* The calls of a run whose file sync at call k loses its data: how many,
+ * and the method of each (ops[i - 1] for call i; free it). */
+static unsigned calls_after_lost_sync(const scenario *s, unsigned k,
+                                      fault_op **ops)
+{
+    scn_world *w = scn_world_new(s);
+    scn_servicer sv;
+    unsigned calls, i;
+
+    scn_servicer_open(w, &sv, s->no_hard_links);
+    fault_plan(sv.fault, FAULT_EFFECT_LOST, k, KSVC_E_IO, 0);
+    (void)s->op(w, sv.ctx);
+    calls = fault_calls(sv.fault);
+    *ops = calloc(calls + 1, sizeof **ops);
+    assert_non_null(*ops);
+    for (i = 1; i <= calls; i++)
+        (*ops)[i - 1] = fault_op_of_call(sv.fault, i);
+    scn_servicer_close(&sv);
+    scn_world_free(w);
+    return calls;
+}
+
+static unsigned lost_sync_points;
+
+/* For each file sync of the operation: its data lost, then a crash at
+ * every later call that changes the disk, and no crash at all.  A crash at
+ * a call that only reads leaves what a crash at the next writing call
+ * leaves. */
+static void sweep_lost_syncs(const scenario *s, const reference *r,
+                             const fault_op *ops)
+{
+    unsigned k, j, calls, points = 0;
+    fault_op *after;
+
+    for (k = 1; k <= r->calls; k++) {
+        if (ops[k - 1] != FOP_FILE_SYNC)
+            continue;
+        calls = calls_after_lost_sync(s, k, &after);
+        for (j = k + 1; j <= calls; j++)
+            if (fault_op_changes_disk(after[j - 1]) ||
+                after[j - 1] == FOP_FILE_OPEN) {
+                crash_after_lost_sync(s, r, k, j);
+                points++;
+            }
+        crash_after_lost_sync(s, r, k, 0);
+        points++;
+        free(after);
+    }
+    print_message("crash sweep: %-62s %3u crashes after a lost sync\n", "",
+                  points);
+    lost_sync_points += points;
 }
 
 /* The ops of the fault-free run, to find the calls that write, and how
@@ -292,6 +408,7 @@ static void sweep(const scenario *s)
     crash_points += crashes;
     torn_points += torn;
     sweep_recovery(s, &r);
+    sweep_lost_syncs(s, &r, ops);
     free(ops);
     reference_free(&r);
 }
@@ -304,12 +421,12 @@ static void sweep_all(void **state)
     for (i = 0; i < scn_count; i++)
         sweep(&scn_all[i]);
     print_message("crash sweep: %u crash points and %u torn writes over %lu "
-                  "scenarios, %u more crash points inside recovery; after "
-                  "recovery %u ended in the state before, %u in the state "
-                  "after\n",
+                  "scenarios, %u more crash points inside recovery, %u "
+                  "after a lost sync; after recovery %u ended in the state "
+                  "before, %u in the state after\n",
                   crash_points, torn_points, (unsigned long)scn_count,
-                  recovery_crash_points, after_recovery_before,
-                  after_recovery_after);
+                  recovery_crash_points, lost_sync_points,
+                  after_recovery_before, after_recovery_after);
     assert_true(crash_points > 0);
 }
 
@@ -381,6 +498,45 @@ static void crash_fails_every_later_call(void **state)
     test_machine_free(m);
 }
 
+/* A lost sync fails and leaves zeros where the data was; a later sync of
+ * the same file succeeds without bringing it back (a failed write-back);
+ * fault_plan_crash() then stops every call from its own on. */
+static void lost_sync_leaves_zeros(void **state)
+{
+    test_machine *m = test_machine_new(NULL);
+    ksvc_platform *inner = test_machine_platform_open(m);
+    fault_platform *f = fault_wrap(inner);
+    ksvc_platform *p = fault_table(f);
+    ksvc_file *file;
+    ksvc_file_info info;
+    char data[5] = {0};
+    size_t got = 0;
+
+    (void)state;
+    fault_plan(f, FAULT_EFFECT_LOST, 3, KSVC_E_IO, 0);
+    fault_plan_crash(f, 8);
+    assert_int_equal(p->file_open(p, "kernel.kservice-new",
+                                  KSVC_OPEN_CREATE_NEW, &file),
+                     KSVC_OK);
+    assert_int_equal(p->file_write(file, 0, "data", 4), KSVC_OK);
+    assert_int_equal(p->file_sync(file), KSVC_E_IO);
+    assert_true(fault_name_volatile(f, "kernel.kservice-new"));
+    assert_int_equal(p->file_sync(file), KSVC_OK);
+    assert_int_equal(p->file_close(file), KSVC_OK);
+    assert_int_equal(p->file_open(p, "kernel.kservice-new", KSVC_OPEN_READ,
+                                  &file),
+                     KSVC_OK);
+    assert_int_equal(p->file_read(file, 0, data, 4, &got), KSVC_OK);
+    assert_int_equal(got, 4);
+    assert_memory_equal(data, "\0\0\0\0", 4);
+    assert_int_equal(p->stat(p, "kernel", &info), KSVC_E_IO); /* call 8 */
+    assert_int_equal(p->stat(p, "kernel", &info), KSVC_E_IO);
+    assert_int_equal(p->file_close(file), KSVC_E_IO); /* closed all the same */
+    fault_free(f);
+    test_machine_platform_close(inner);
+    test_machine_free(m);
+}
+
 /* The sweeps make thousands of machines and simulate crashes themselves,
  * so real fsyncs only cost time: use memory-backed /dev/shm when it is
  * there and TMPDIR is not set. */
@@ -397,6 +553,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crash_fails_every_later_call),
+        cmocka_unit_test(lost_sync_leaves_zeros),
         cmocka_unit_test(order_checker_catches_unsynced_rename),
         cmocka_unit_test(sweep_all),
     };

@@ -5,8 +5,10 @@
  * fails) and once persistently (call k and every later call fail).  Then:
  *
  * Every call that changes the disk also fails after its effect (the
- * rename done, then the error), as a real call can.  Then the outcome must
- * be one the caller can trust:
+ * rename done, then the error), as a real call can, and every file sync
+ * also fails losing its effect (the file's bytes are zeros on the disk, as
+ * after a failed write-back).  Then the outcome must be one the caller can
+ * trust:
  *
  * - the injected error (with a detail): nothing changed, at once and after
  *   the next open;
@@ -142,9 +144,14 @@ static void sweep(const scenario *s)
                     fault_op_changes_disk(r.ops[k - 1]))
                     fail_at(s, &r, k, (fault_class)c, persistent,
                             FAULT_ERROR_AFTER);
+                /* A file sync that fails and loses the data (fault.h:
+                 * the other syncs' lost effect is FAULT_ERROR, above). */
+                if (c == FAULT_CLASS_IO && r.ops[k - 1] == FOP_FILE_SYNC)
+                    fail_at(s, &r, k, (fault_class)c, persistent,
+                            FAULT_EFFECT_LOST);
             }
-    print_message("error sweep: %-62s %3u calls x (4 + after) x 2: %4u "
-                  "state before, %3u in doubt and completed, %3u "
+    print_message("error sweep: %-62s %3u calls x (4 + after + lost) x 2: "
+                  "%4u state before, %3u in doubt and completed, %3u "
                   "succeeded\n",
                   s->name, r.calls, side_before - before0,
                   side_after - after0, succeeded_anyway - ok0);

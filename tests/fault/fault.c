@@ -29,6 +29,7 @@ struct fault_platform {
     int crashed;       /* every call fails from now on */
     int failing_error; /* persistent error: every call fails with it */
     int after_error;   /* FAULT_ERROR_AFTER: the call runs, then fails */
+    unsigned crash_at; /* fault_plan_crash(): the call that crashes */
 
     /* the count and what each call was */
     unsigned calls;
@@ -202,7 +203,8 @@ static void log_reg_write(fault_platform *f, const char *key,
 typedef enum verdict {
     PASS,   /* call the backend */
     FAIL,   /* fail without calling it */
-    TEAR    /* do part of the work, then fail */
+    TEAR,   /* do part of the work, then fail */
+    LOSE    /* a sync: fail, and the data it should have kept is lost */
 } verdict;
 
 /* The calls that can fail after their effect: the ones that change the
@@ -228,6 +230,8 @@ static verdict begin_call(fault_platform *f, fault_op op, const char *name,
     f->ops[f->calls - 1] = (unsigned char)op;
     if (f->observer)
         f->observer(f->observer_arg, f->calls, op, name, 0, 0);
+    if (f->crash_at && f->calls >= f->crash_at)
+        f->crashed = 1;
     if (f->crashed) {
         *error = CRASH_ERROR;
         return FAIL;
@@ -263,6 +267,11 @@ static verdict begin_call(fault_platform *f, fault_op op, const char *name,
         if (f->persistent)
             f->failing_error = f->error;
         return FAIL;
+    case FAULT_EFFECT_LOST:
+        *error = f->error;
+        if (f->persistent)
+            f->failing_error = f->error;
+        return op == FOP_FILE_SYNC ? LOSE : FAIL;
     case FAULT_ERROR:
     default:
         *error = f->error;
@@ -438,13 +447,41 @@ static int m_file_write(ksvc_file *file, uint64_t offset, const void *buf,
     return rc;
 }
 
+/* A failed write-back drops the file's dirty pages: what the disk keeps
+ * of the file is zeros, and a later sync succeeds without bringing the
+ * data back.  Every file the core syncs it made itself (CREATE_NEW), so
+ * all of its bytes are the unsynced ones; a file opened for reading is
+ * left alone. */
+static void lose_written_data(fault_file *ff)
+{
+    static const unsigned char zeros[4096];
+    uint64_t size = 0, offset;
+    size_t chunk;
+
+    if (!ff->created ||
+        ff->f->inner->file_size(ff->inner, &size) != KSVC_OK)
+        return;
+    for (offset = 0; offset < size; offset += chunk) {
+        chunk = size - offset < sizeof zeros ? (size_t)(size - offset)
+                                             : sizeof zeros;
+        if (ff->f->inner->file_write(ff->inner, offset, zeros, chunk) !=
+            KSVC_OK)
+            return;
+    }
+    (void)ff->f->inner->file_sync(ff->inner);
+}
+
 static int m_file_sync(ksvc_file *file)
 {
     fault_file *ff = (fault_file *)file;
     fault_platform *f = ff->f;
     int error, rc;
+    verdict v;
 
-    if (begin_call(f, FOP_FILE_SYNC, ff->name, &error) != PASS)
+    v = begin_call(f, FOP_FILE_SYNC, ff->name, &error);
+    if (v == LOSE)
+        lose_written_data(ff);
+    if (v != PASS)
         return injected(f, FOP_FILE_SYNC, error);
     rc = passed(f, f->inner->file_sync(ff->inner));
     if (rc == KSVC_OK) {
@@ -810,9 +847,15 @@ void fault_plan(fault_platform *f, fault_kind kind, unsigned k, int error,
     f->fired = 0;
 }
 
+void fault_plan_crash(fault_platform *f, unsigned k)
+{
+    f->crash_at = k;
+}
+
 void fault_reset(fault_platform *f)
 {
     f->at_op = -1;
+    f->crash_at = 0;
     f->kind = FAULT_NONE;
     f->at = 0;
     f->error = 0;

@@ -19,6 +19,20 @@
  *                takes effect, then fails with the planned error, as a real
  *                call can (the rename done, then the folder sync failed);
  *                any other call k fails as FAULT_ERROR.
+ *   FAULT_EFFECT_LOST  the sync at call k fails and loses its effect, the
+ *                way Linux reports a failed write-back (fsync returns EIO,
+ *                the dirty pages are dropped, a later fsync succeeds): a
+ *                file sync k leaves the file's bytes as zeros on the disk
+ *                (the name stays unsynced) and fails.  Every other call
+ *                that makes something durable (rename, remove, hard link,
+ *                registry write) has its folder or hive sync inside it;
+ *                its effect lost means it did not happen, which is
+ *                FAULT_ERROR, and is planned as such.  (A lost effect with
+ *                no error is a power cut: the crash sweep's damage of
+ *                unsynced data.)
+ *
+ * Independently of the plan, fault_plan_crash() crashes at a later call,
+ * so that a lost sync can be followed by the death of the process.
  *
  * It also keeps a log of the calls that change the disk (create, write,
  * sync, rename, remove, hard link, registry write) and follows which names
@@ -38,7 +52,8 @@ typedef enum fault_kind {
     FAULT_CRASH,
     FAULT_TORN,
     FAULT_ERROR,
-    FAULT_ERROR_AFTER
+    FAULT_ERROR_AFTER,
+    FAULT_EFFECT_LOST
 } fault_kind;
 
 /* The error classes of the error sweep. */
@@ -104,6 +119,9 @@ ksvc_platform *fault_table(fault_platform *f);
  * FAULT_ERROR (and by FAULT_TORN); a crash returns KSVC_E_IO. */
 void fault_plan(fault_platform *f, fault_kind kind, unsigned k, int error,
                 int persistent);
+/* Besides the plan: call @p k (from 1) and every later one crash, as
+ * FAULT_CRASH; 0: none.  Kept until fault_reset(). */
+void fault_plan_crash(fault_platform *f, unsigned k);
 /* How much of a torn call is done: @p part bytes of a file write or @p part
  * values of a registry write (clamped below the whole); 0: half. */
 void fault_set_torn_part(fault_platform *f, size_t part);
