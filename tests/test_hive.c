@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hive.h"
 #include "machine.h"
@@ -381,7 +383,7 @@ static void set_refuses_malformed_data(void **state)
 {
     ksvc__hive *h = ksvc__hive_new();
     const char *k = "HKEY_LOCAL_MACHINE\\A";
-    char *big = calloc(KSVC__HIVE_VALUE_MAX + 2, 1);
+    char *big = calloc(2 * KSVC__HIVE_KEEP_MAX + 2, 1);
     char *name = malloc(KSVC__HIVE_NAME_MAX + 2);
 
     (void)state;
@@ -413,18 +415,14 @@ static void set_refuses_malformed_data(void **state)
     name[KSVC__HIVE_NAME_MAX + 1] = '\0';
     assert_int_equal(ksvc__hive_set(h, k, name, KSVC_REG_SZ, "", 1),
                      KSVC_E_TOO_LONG);
-    /* sizes: the limit counts the UTF-16 the registry would store */
-    memset(big, 'x', KSVC__HIVE_VALUE_MAX / 2);
-    assert_int_equal(ksvc__hive_set(h, k, "v", KSVC_REG_SZ, big,
-                                    KSVC__HIVE_VALUE_MAX / 2 + 1),
-                     KSVC_E_TOO_LONG);
-    assert_int_equal(ksvc__hive_set(h, k, "v", 3, big, KSVC__HIVE_VALUE_MAX + 1),
-                     KSVC_E_TOO_LONG);
     assert_int_equal(h->key_count, 0);
-    /* just within the limit: accepted and round-trips */
-    big[KSVC__HIVE_VALUE_MAX / 2 - 1] = '\0';
+    /* sizes: a value larger than what a parsed hive holds in memory is set
+     * (held) and round-trips (parsed again, it is spanned) */
+    memset(big, 'x', 2 * KSVC__HIVE_KEEP_MAX);
     assert_int_equal(ksvc__hive_set(h, k, "v", KSVC_REG_SZ, big,
-                                    KSVC__HIVE_VALUE_MAX / 2), KSVC_OK);
+                                    2 * KSVC__HIVE_KEEP_MAX + 1), KSVC_OK);
+    assert_int_equal(ksvc__hive_set(h, k, "b", 3, big,
+                                    2 * KSVC__HIVE_KEEP_MAX), KSVC_OK);
     assert_round_trip(h);
     free(big);
     free(name);
@@ -596,45 +594,40 @@ static void parser_refuses_binary_garbage(void **state)
     assert_non_null(strstr(err, "line 2: "));
 }
 
+/* A temporary file of @p size bytes (sparse beyond @p head) whose
+ * descriptor is returned. */
+static int sparse_file(const char *head, uint64_t size)
+{
+    FILE *f = tmpfile();
+    int fd;
+
+    assert_non_null(f);
+    fd = dup(fileno(f));
+    fclose(f);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+    assert_int_equal(ftruncate(fd, (off_t)size), 0);
+    return fd;
+}
+
 static void parser_refuses_absurd_sizes(void **state)
 {
-    size_t big = KSVC__HIVE_FILE_MAX + 1, used, i;
-    char *text = malloc(big + 1);
+    size_t used;
+    char *text = malloc(4 * KSVC__HIVE_NAME_MAX);
     ksvc__hive *h = NULL;
     char err[256];
+    int fd, os_error;
 
     (void)state;
     assert_non_null(text);
-    /* the whole file */
-    memset(text, '\n', big);
-    memcpy(text, HDR, strlen(HDR));
-    assert_int_equal(ksvc__hive_parse(text, big, &h, err, sizeof(err)),
+    /* the whole file: refused before a byte is read */
+    fd = sparse_file(HDR, (uint64_t)KSVC__HIVE_FILE_MAX + 1);
+    assert_int_equal(ksvc__hive_parse_fd(fd, (uint64_t)KSVC__HIVE_FILE_MAX + 1,
+                                         &h, err, sizeof(err), &os_error),
                      KSVC_E_TOO_LONG);
     assert_null(h);
-    /* a string value of more than 1 MiB */
-    used = (size_t)sprintf(text, HDR "[HKEY_LOCAL_MACHINE\\A]\r\n\"a\"=\"");
-    memset(text + used, 'x', KSVC__HIVE_VALUE_MAX + 10);
-    used += KSVC__HIVE_VALUE_MAX + 10;
-    used += (size_t)sprintf(text + used, "\"\r\n");
-    assert_int_equal(ksvc__hive_parse(text, used, &h, err, sizeof(err)),
-                     KSVC_E_TOO_LONG);
-    assert_non_null(strstr(err, "line 3: "));
-    /* a string within 1 MiB of UTF-8 whose UTF-16 form is beyond it */
-    used = (size_t)sprintf(text, HDR "[HKEY_LOCAL_MACHINE\\A]\r\n\"a\"=\"");
-    memset(text + used, 'x', KSVC__HIVE_VALUE_MAX - 10);
-    used += KSVC__HIVE_VALUE_MAX - 10;
-    used += (size_t)sprintf(text + used, "\"\r\n");
-    assert_int_equal(ksvc__hive_parse(text, used, &h, err, sizeof(err)),
-                     KSVC_E_TOO_LONG);
-    /* a hex value of more than 1 MiB, over continuation lines */
-    used = (size_t)sprintf(text, HDR "[HKEY_LOCAL_MACHINE\\A]\r\n\"a\"=hex:00");
-    for (i = 0; i < KSVC__HIVE_VALUE_MAX + 1; i++)
-        used += (size_t)sprintf(text + used, i % 20 == 19 ? ",\\\r\n  00" : ",00");
-    used += (size_t)sprintf(text + used, "\r\n");
-    assert_true(used <= KSVC__HIVE_FILE_MAX);
-    assert_int_equal(ksvc__hive_parse(text, used, &h, err, sizeof(err)),
-                     KSVC_E_TOO_LONG);
-    assert_non_null(strstr(err, "value longer than"));
+    assert_non_null(strstr(err, "larger than the 268435456 byte limit"));
+    close(fd);
     /* a value name of more than 16383 bytes */
     used = (size_t)sprintf(text, HDR "[HKEY_LOCAL_MACHINE\\A]\r\n\"");
     memset(text + used, 'n', KSVC__HIVE_NAME_MAX + 1);
@@ -771,28 +764,42 @@ static void platform_refuses_oversized_hive(void **state)
 {
     test_machine *m = test_machine_new(NULL);
     ksvc_platform *p = test_machine_platform(m);
-    char *path = hive_file(m), *after;
-    size_t big = KSVC__HIVE_FILE_MAX + 1, len;
-    char *text = malloc(big);
+    char *path = hive_file(m), first[sizeof(HDR) - 1];
+    off_t big = (off_t)KSVC__HIVE_FILE_MAX + 1;
+    FILE *head;
     char what[1024], buf[8];
-    size_t size = sizeof(buf);
+    size_t size = sizeof(buf), len;
     ksvc_reg_change change = { "KernelVersion", 0, KSVC_REG_SZ, "1", 2 };
+    struct stat before, now;
 
     (void)state;
-    assert_non_null(text);
-    memset(text, '\n', big);
-    memcpy(text, HDR, strlen(HDR));
-    write_file(path, text, big);
+    /* sparse beyond the header: the bound is checked before reading */
+    write_file(path, HDR, strlen(HDR));
+    assert_int_equal(truncate(path, big), 0);
+    assert_int_equal(stat(path, &before), 0);
     assert_int_equal(p->reg_read(p, LXSS_KEY, "KernelVersion", NULL, buf, &size),
                      KSVC_E_TOO_LONG);
+    p->last_error(p, NULL, what, sizeof(what));
+    assert_non_null(strstr(what, "registry.reg"));
+    assert_non_null(strstr(what, "268435456 bytes (256 MiB)"));
     assert_int_equal(p->reg_write(p, LXSS_KEY, &change, 1), KSVC_E_TOO_LONG);
     p->last_error(p, NULL, what, sizeof(what));
     assert_non_null(strstr(what, "registry.reg"));
-    after = read_file(path, &len);
-    assert_int_equal(len, big);
-    assert_memory_equal(after, text, big);
-    free(after);
-    free(text);
+    /* nothing changed: the same file, untouched, and no temporary */
+    assert_int_equal(stat(path, &now), 0);
+    assert_int_equal(now.st_ino, before.st_ino);
+    assert_int_equal(now.st_size, big);
+    assert_int_equal(now.st_mtime, before.st_mtime);
+    head = fopen(path, "rb");
+    assert_non_null(head);
+    len = fread(first, 1, sizeof(first), head);
+    fclose(head);
+    assert_int_equal(len, sizeof(first));
+    assert_memory_equal(first, HDR, sizeof(first));
+    free(path);
+    path = malloc(strlen(test_machine_root(m)) + 32);
+    sprintf(path, "%s/registry.reg.tmp", test_machine_root(m));
+    assert_int_equal(stat(path, &now), -1);
     free(path);
     test_machine_free(m);
 }

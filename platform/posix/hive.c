@@ -47,7 +47,7 @@ char *copy_text(const char *text, size_t len)
 /* Decode one UTF-8 sequence at @p s (at most @p n bytes): its length, or 0
  * when it is not valid (overlong forms, surrogates and code points beyond
  * U+10FFFF are invalid, as in RFC 3629). */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
     size_t len, i;
     uint32_t c, min;
@@ -95,23 +95,6 @@ int utf8_valid(const unsigned char *s, size_t n)
     return 1;
 }
 
-/* Number of UTF-16 code units of valid UTF-8 text. */
-static size_t utf16_units(const unsigned char *s, size_t n)
-{
-    size_t units = 0, used;
-    uint32_t cp;
-
-    while (n > 0) {
-        used = utf8_decode(s, n, &cp);
-        if (used == 0)
-            break;
-        units += cp >= 0x10000 ? 2 : 1;
-        s += used;
-        n -= used;
-    }
-    return units;
-}
-
 int bytes_reserve(bytes *b, size_t more)
 {
     size_t room;
@@ -153,32 +136,29 @@ int bytes_add_str(bytes *b, const char *s)
     return bytes_add(b, s, strlen(s));
 }
 
-/* Append the UTF-8 form of code point @p cp. */
-int bytes_add_utf8(bytes *b, uint32_t cp)
+/* The UTF-8 form of code point @p cp in @p out: its length. */
+size_t utf8_encode(uint32_t cp, unsigned char out[4])
 {
-    unsigned char out[4];
-    size_t n;
-
     if (cp < 0x80) {
         out[0] = (unsigned char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
+        return 1;
+    }
+    if (cp < 0x800) {
         out[0] = (unsigned char)(0xC0 | (cp >> 6));
         out[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
+        return 2;
+    }
+    if (cp < 0x10000) {
         out[0] = (unsigned char)(0xE0 | (cp >> 12));
         out[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
         out[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        out[0] = (unsigned char)(0xF0 | (cp >> 18));
-        out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        out[3] = (unsigned char)(0x80 | (cp & 0x3F));
-        n = 4;
+        return 3;
     }
-    return bytes_add(b, out, n);
+    out[0] = (unsigned char)(0xF0 | (cp >> 18));
+    out[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 4;
 }
 
 static int bytes_add_utf16le(bytes *b, uint32_t cp)
@@ -345,13 +325,54 @@ int ksvc__hive_check_data(uint32_t type, const void *data, size_t size,
     }
 }
 
-/* Bytes the registry itself would store for the value (strings in UTF-16):
- * the size the limit KSVC__HIVE_VALUE_MAX applies to. */
-size_t stored_size(uint32_t type, const unsigned char *data, size_t size)
+/* Read @p size bytes at @p offset of @p src (fewer only at its end). */
+int ksvc__hive_source_read(const ksvc__hive_source *src, uint64_t offset,
+                           void *buf, size_t size, size_t *got, int *os_error)
 {
-    if (type == KSVC_REG_SZ || type == KSVC_REG_MULTI_SZ)
-        return 2 * utf16_units(data, size);
-    return size;
+    unsigned char *to = buf;
+
+    *got = 0;
+    if (src->fd < 0) {
+        if (offset < src->size) {
+            *got = src->size - offset < size ? (size_t)(src->size - offset)
+                                             : size;
+            memcpy(buf, src->mem + offset, *got);
+        }
+        return KSVC_OK;
+    }
+    while (*got < size) {
+        ssize_t n = pread(src->fd, to + *got, size - *got,
+                          (off_t)(offset + *got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            *os_error = errno;
+            return KSVC_E_IO;
+        }
+        if (n == 0)
+            break;
+        *got += (size_t)n;
+    }
+    return KSVC_OK;
+}
+
+/* Whether value @p a of hive @p ha and @p b of @p hb hold the same data,
+ * one of them at least not held in memory: both decoded (for comparisons
+ * in tests, not on the backend's paths). */
+static int spanned_equal(const ksvc__hive *ha, const ksvc__hive_value *a,
+                         const ksvc__hive *hb, const ksvc__hive_value *b)
+{
+    unsigned char *one = malloc(a->size ? a->size : 1);
+    unsigned char *two = malloc(b->size ? b->size : 1);
+    int os_error, same;
+
+    same = one && two &&
+           ksvc__hive_value_read(ha, a, one, &os_error) == KSVC_OK &&
+           ksvc__hive_value_read(hb, b, two, &os_error) == KSVC_OK &&
+           memcmp(one, two, a->size) == 0;
+    free(one);
+    free(two);
+    return same;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -360,7 +381,11 @@ size_t stored_size(uint32_t type, const unsigned char *data, size_t size)
 
 ksvc__hive *ksvc__hive_new(void)
 {
-    return calloc(1, sizeof(ksvc__hive));
+    ksvc__hive *hive = calloc(1, sizeof(ksvc__hive));
+
+    if (hive)
+        hive->source.fd = -1;
+    return hive;
 }
 
 static void value_clear(ksvc__hive_value *v)
@@ -382,6 +407,8 @@ void ksvc__hive_free(ksvc__hive *hive)
         free(hive->keys[k].path);
     }
     free(hive->keys);
+    if (hive->source.fd >= 0)
+        close(hive->source.fd);
     free(hive);
 }
 
@@ -468,6 +495,7 @@ ksvc__hive_value *append_value(ksvc__hive_key *key, char *name,
     value->type = type;
     value->data = data;
     value->size = size;
+    memset(&value->span, 0, sizeof(value->span));
     return value;
 }
 
@@ -503,8 +531,7 @@ int ksvc__hive_set(ksvc__hive *hive, const char *path, const char *name,
         (rc = ksvc__hive_check_value_name(name, &why)) != KSVC_OK ||
         (rc = ksvc__hive_check_data(type, data, size, &why)) != KSVC_OK)
         return rc;
-    if (size > KSVC__HIVE_VALUE_MAX ||
-        stored_size(type, data, size) > KSVC__HIVE_VALUE_MAX)
+    if (size > KSVC__HIVE_FILE_MAX)
         return KSVC_E_TOO_LONG;
     copy = malloc(size ? size : 1);
     if (!copy)
@@ -522,6 +549,7 @@ int ksvc__hive_set(ksvc__hive *hive, const char *path, const char *name,
         value->data = copy;
         value->size = size;
         value->type = type;
+        memset(&value->span, 0, sizeof(value->span));
         return KSVC_OK;
     }
     name_copy = copy_text(name, strlen(name));
@@ -597,8 +625,11 @@ int ksvc__hive_equal(const ksvc__hive *a, const ksvc__hive *b)
         for (v = 0; v < ka->value_count; v++) {
             const ksvc__hive_value *va = &ka->values[v], *vb = &kb->values[v];
             if (strcmp(va->name, vb->name) != 0 || va->type != vb->type ||
-                va->size != vb->size ||
-                (va->size && memcmp(va->data, vb->data, va->size) != 0))
+                va->size != vb->size)
+                return 0;
+            if (va->span.length > 0 || vb->span.length > 0
+                    ? !spanned_equal(a, va, b, vb)
+                    : va->size && memcmp(va->data, vb->data, va->size) != 0)
                 return 0;
         }
     }

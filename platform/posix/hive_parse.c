@@ -2,9 +2,14 @@
  * The POSIX mock backend's hive: the parser of `.reg` text.
  *
  * It treats its input as hostile: every line is checked for valid UTF-8 and
- * control characters before it is looked at, every size is bounded before
- * memory is taken for it, and duplicate names are found with a hash set so a
- * hive of a million values cannot make parsing quadratic.
+ * control characters before it is looked at (a line longer than the 64 KiB
+ * the parser holds at once: each part of it as it is loaded), every size is
+ * bounded before memory is taken for it, and duplicate names are found with
+ * a hash set so a hive of a million values cannot make parsing quadratic.
+ *
+ * It reads its source in bounded chunks (reader, below) and holds one part
+ * of one line at a time (parser.seg); a value larger than
+ * KSVC__HIVE_KEEP_MAX is checked as it goes by and kept as a span.
  */
 #include "internal.h"
 
@@ -121,15 +126,170 @@ static int seen_rebuild(seen_set *set, const ksvc__hive *hive)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Reading the source: code points from bounded chunks                      */
+/* ------------------------------------------------------------------------ */
+
+#define RAW_ROOM (64u * 1024u) /* bytes of the source held at once */
+#define SEG_ROOM (64u * 1024u) /* bytes of one line held at once */
+#define NO_CP 0xFFFFFFFFu
+
+/* A UTF-16 decoder fed one code unit at a time. */
+typedef struct utf16_state {
+    uint32_t high; /* a high surrogate waiting for its pair, or 0 */
+} utf16_state;
+
+/* 1 with @p cp set when a code point is complete, 0 when a high surrogate
+ * waits for its pair, -1 when the units are not UTF-16. */
+static int utf16_unit(utf16_state *s, uint32_t unit, uint32_t *cp)
+{
+    uint32_t high = s->high;
+
+    s->high = 0;
+    if (high) {
+        if (unit < 0xDC00 || unit > 0xDFFF)
+            return -1;
+        *cp = 0x10000 + ((high - 0xD800) << 10) + (unit - 0xDC00);
+        return 1;
+    }
+    if (unit >= 0xDC00 && unit <= 0xDFFF)
+        return -1;
+    if (unit >= 0xD800 && unit <= 0xDBFF) {
+        s->high = unit;
+        return 0;
+    }
+    *cp = unit;
+    return 1;
+}
+
+typedef struct reader {
+    const ksvc__hive_source *src;
+    uint64_t next;     /* offset of the next byte to read into raw */
+    uint64_t end;      /* offset where the text ends */
+    unsigned char *raw; /* RAW_ROOM bytes */
+    size_t raw_len, raw_pos;
+    int utf16;         /* the text is UTF-16LE */
+    utf16_state u16;
+    uint32_t pending;  /* a code point given back, or NO_CP */
+    uint64_t pending_at; /* offset of its first byte */
+    int os_error;      /* of a failed read; 0 when the source was short */
+} reader;
+
+/* Offset of the next code point's first byte. */
+static uint64_t reader_offset(const reader *r)
+{
+    if (r->pending != NO_CP)
+        return r->pending_at;
+    return r->next - (uint64_t)(r->raw_len - r->raw_pos);
+}
+
+static int reader_at_end(const reader *r)
+{
+    return r->pending == NO_CP && r->raw_pos == r->raw_len &&
+           r->next >= r->end;
+}
+
+/* Make at least 4 bytes available (fewer only at the end of the text). */
+static int reader_fill(reader *r)
+{
+    size_t have = r->raw_len - r->raw_pos, got, want;
+    int rc;
+
+    if (have >= 4 || r->next >= r->end)
+        return KSVC_OK;
+    memmove(r->raw, r->raw + r->raw_pos, have);
+    r->raw_pos = 0;
+    r->raw_len = have;
+    want = RAW_ROOM - have;
+    if ((uint64_t)want > r->end - r->next)
+        want = (size_t)(r->end - r->next);
+    rc = ksvc__hive_source_read(r->src, r->next, r->raw + have, want, &got,
+                                &r->os_error);
+    if (rc == KSVC_OK && got != want) {
+        r->os_error = 0;
+        rc = KSVC_E_IO;
+    }
+    if (rc != KSVC_OK)
+        return rc;
+    r->raw_len += got;
+    r->next += got;
+    return KSVC_OK;
+}
+
+/* The UTF-16LE code point at the cursor. */
+static int reader_utf16(reader *r, uint32_t *cp, const char **why)
+{
+    int rc;
+
+    for (;;) {
+        uint32_t unit;
+        if ((rc = reader_fill(r)) != KSVC_OK)
+            return rc;
+        if (r->raw_len - r->raw_pos < 2) {
+            *why = "text is not UTF-16";
+            return r->u16.high || r->raw_len > r->raw_pos ? KSVC_E_HIVE : 0;
+        }
+        unit = (uint32_t)r->raw[r->raw_pos] |
+               ((uint32_t)r->raw[r->raw_pos + 1] << 8);
+        r->raw_pos += 2;
+        rc = utf16_unit(&r->u16, unit, cp);
+        if (rc < 0) {
+            *why = "text is not UTF-16";
+            return KSVC_E_HIVE;
+        }
+        if (rc > 0) {
+            *why = "NUL character in the text";
+            return *cp == 0 ? KSVC_E_HIVE : 1;
+        }
+    }
+}
+
+/* The next code point of the text: 1 with @p cp set, 0 at the end, or
+ * KSVC_E_HIVE (with @p why) or KSVC_E_IO. */
+static int reader_cp(reader *r, uint32_t *cp, const char **why)
+{
+    size_t used;
+    int rc;
+
+    if (r->pending != NO_CP) {
+        *cp = r->pending;
+        r->pending = NO_CP;
+        return 1;
+    }
+    if (r->utf16)
+        return reader_utf16(r, cp, why);
+    if ((rc = reader_fill(r)) != KSVC_OK)
+        return rc;
+    if (r->raw_pos == r->raw_len)
+        return 0;
+    if (r->raw[r->raw_pos] < 0x80) {
+        *cp = r->raw[r->raw_pos++];
+        return 1;
+    }
+    used = utf8_decode(r->raw + r->raw_pos, r->raw_len - r->raw_pos, cp);
+    *why = "invalid UTF-8";
+    if (used == 0)
+        return KSVC_E_HIVE;
+    r->raw_pos += used;
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Parser                                                                   */
 /* ------------------------------------------------------------------------ */
 
 typedef struct parser {
-    const char *next; /* start of the next physical line */
-    const char *end;  /* end of the text */
-    const char *pos;  /* cursor inside the current line */
-    const char *eol;  /* end of the current line (CR/LF excluded) */
-    unsigned line;    /* number of the current line, from 1 */
+    reader rd;
+    char *seg;          /* SEG_ROOM bytes: what is loaded of the line */
+    const char *pos;    /* cursor inside the current line */
+    const char *eol;    /* end of what is loaded of it (CR/LF excluded) */
+    int line_done;      /* the line ends at eol */
+    int poison;         /* error found right after eol, or 0 */
+    const char *poison_why; /* its reason; NULL: control character */
+    unsigned poison_char;
+    uint64_t line_start; /* offset of the line in the source */
+    uint64_t line_end;   /* offset past it and its line break, when done */
+    int line_break;      /* it ends in a line break */
+    unsigned line;       /* number of the current line, from 1 */
     ksvc__hive *hive;
     seen_set seen;
     char *err;
@@ -155,76 +315,225 @@ static int fail(parser *ps, int code, const char *fmt, ...)
     return code;
 }
 
-/* Move to the next physical line and check it is clean text: 1 when there is
- * one, 0 at the end of the text, or a negative error. */
+/* The error that stopped loading the line. */
+static int fail_poison(parser *ps)
+{
+    if (ps->poison == KSVC_E_IO)
+        return fail(ps, KSVC_E_IO, "%s",
+                    ps->rd.os_error ? strerror(ps->rd.os_error)
+                                    : "the file changed while being read");
+    if (ps->poison_why == NULL)
+        return fail(ps, KSVC_E_HIVE, "control character 0x%02x",
+                    ps->poison_char);
+    return fail(ps, ps->poison, "%s", ps->poison_why);
+}
+
+/* The line ends here; @p at is the offset past its line break. */
+static void end_line(parser *ps, uint64_t at, int line_break)
+{
+    ps->line_done = 1;
+    ps->line_end = at;
+    ps->line_break = line_break;
+}
+
+/* A CR was read: with a LF after it, the line ends; otherwise it is a
+ * control character (a CR that ends the text is dropped). */
+static void after_cr(parser *ps, uint64_t cr_at)
+{
+    const char *why = NULL;
+    uint64_t next_at = reader_offset(&ps->rd);
+    uint32_t next;
+    int rc = reader_cp(&ps->rd, &next, &why);
+
+    if (rc > 0 && next == '\n') {
+        end_line(ps, reader_offset(&ps->rd), 1);
+        return;
+    }
+    if (rc == 0) {
+        end_line(ps, cr_at, 0);
+        return;
+    }
+    if (rc > 0) {
+        ps->rd.pending = next;
+        ps->rd.pending_at = next_at;
+    }
+    ps->poison = KSVC_E_HIVE;
+    ps->poison_why = NULL;
+    ps->poison_char = '\r';
+}
+
+/* Load more of the current line after eol, up to the room of seg, its end,
+ * or a character that cannot be in it (then poison is set). */
+static void fill(parser *ps)
+{
+    char *at = ps->seg + (ps->eol - ps->seg);
+    const char *stop = ps->seg + SEG_ROOM - 4;
+    const char *why = NULL;
+    uint32_t cp;
+    int rc;
+
+    while (!ps->line_done && !ps->poison && at < stop) {
+        reader *r = &ps->rd;
+        uint64_t cp_at;
+        /* Printable ASCII of UTF-8 text, the bulk of any hive, in one go. */
+        while (!r->utf16 && r->pending == NO_CP && r->raw_pos < r->raw_len &&
+               at < stop && r->raw[r->raw_pos] >= 0x20 &&
+               r->raw[r->raw_pos] < 0x7F)
+            *at++ = (char)r->raw[r->raw_pos++];
+        if (at >= stop)
+            break;
+        cp_at = reader_offset(r);
+        rc = reader_cp(r, &cp, &why);
+        if (rc == 0) {
+            end_line(ps, cp_at, 0);
+        } else if (rc < 0) {
+            ps->poison = rc;
+            ps->poison_why = why;
+        } else if (cp == '\n') {
+            end_line(ps, reader_offset(r), 1);
+        } else if (cp == '\r') {
+            after_cr(ps, cp_at);
+        } else if ((cp < 0x20 && cp != '\t') || cp == 0x7F) {
+            ps->poison = KSVC_E_HIVE;
+            ps->poison_why = NULL;
+            ps->poison_char = cp;
+        } else {
+            at += utf8_encode(cp, (unsigned char *)at);
+        }
+    }
+    ps->eol = at;
+}
+
+/* Move to the next physical line and check it is clean text (all of it,
+ * when it fits in seg): 1 when there is one, 0 at the end of the text, or a
+ * negative error.  The rest of the current line is checked first. */
 static int next_line(parser *ps)
 {
-    const char *start = ps->next, *nl, *p;
-
-    if (start >= ps->end)
+    while (!ps->line_done) {
+        ps->pos = ps->eol = ps->seg;
+        if (ps->poison)
+            return fail_poison(ps);
+        fill(ps);
+    }
+    if (reader_at_end(&ps->rd))
         return 0;
     ps->line++;
-    nl = memchr(start, '\n', (size_t)(ps->end - start));
-    ps->eol = nl ? nl : ps->end;
-    ps->next = nl ? nl + 1 : ps->end;
-    if (ps->eol > start && ps->eol[-1] == '\r')
-        ps->eol--;
-    ps->pos = start;
-    if (!utf8_valid((const unsigned char *)start, (size_t)(ps->eol - start)))
-        return fail(ps, KSVC_E_HIVE, "invalid UTF-8");
-    for (p = start; p < ps->eol; p++) {
-        unsigned char c = (unsigned char)*p;
-        if ((c < 0x20 && c != '\t') || c == 0x7F)
-            return fail(ps, KSVC_E_HIVE, "control character 0x%02x", c);
-    }
+    ps->line_start = reader_offset(&ps->rd);
+    ps->pos = ps->eol = ps->seg;
+    ps->line_done = 0;
+    fill(ps);
+    if (ps->poison)
+        return fail_poison(ps);
     return 1;
 }
 
-static void skip_blanks(parser *ps)
+/* At least one character at the cursor: 1, 0 at the end of the line, or a
+ * negative error. */
+static int avail(parser *ps)
 {
-    while (ps->pos < ps->eol && (*ps->pos == ' ' || *ps->pos == '\t'))
-        ps->pos++;
+    if (ps->pos < ps->eol)
+        return 1;
+    if (ps->line_done)
+        return 0;
+    if (ps->poison)
+        return fail_poison(ps);
+    ps->pos = ps->eol = ps->seg;
+    fill(ps);
+    if (ps->pos < ps->eol)
+        return 1;
+    return ps->poison ? fail_poison(ps) : 0;
 }
 
-/* Whether only blanks remain on the current line. */
-static int at_line_end(parser *ps)
+/* Load the line until @p n characters follow the cursor, or it ends (or
+ * stops at damage, which avail() reports).  Pointers into seg move. */
+static void ensure(parser *ps, size_t n)
 {
-    skip_blanks(ps);
-    return ps->pos == ps->eol;
+    size_t have = (size_t)(ps->eol - ps->pos);
+
+    if (have >= n || ps->line_done || ps->poison)
+        return;
+    memmove(ps->seg, ps->pos, have);
+    ps->pos = ps->seg;
+    ps->eol = ps->seg + have;
+    fill(ps);
+}
+
+/* Skip blanks: 1 at a character, 0 at the end of the line, or an error. */
+static int skip_blanks(parser *ps)
+{
+    int rc;
+
+    while ((rc = avail(ps)) > 0 && (*ps->pos == ' ' || *ps->pos == '\t'))
+        ps->pos++;
+    return rc;
+}
+
+/* Bytes of a value or a name as they are parsed: all of them while they
+ * fit in @c cap, then only their count. */
+typedef struct sink {
+    bytes kept;
+    size_t total;
+    size_t cap;
+} sink;
+
+static int sink_add(sink *s, const void *data, size_t n)
+{
+    s->total += n;
+    if (s->total <= s->cap)
+        return bytes_add(&s->kept, data, n);
+    free(s->kept.data);
+    memset(&s->kept, 0, sizeof(s->kept));
+    return KSVC_OK;
 }
 
 /* Parse a quoted string whose opening quote is at the cursor into @p out
- * (without terminator), allowing at most @p max bytes. */
-static int parse_quoted(parser *ps, bytes *out, size_t max, const char *what)
+ * (without terminator); longer than @p max bytes it is refused (0: any
+ * length, counted beyond @p out's cap). */
+static int parse_quoted(parser *ps, sink *out, size_t max, const char *what)
 {
     int rc;
 
     ps->pos++; /* the opening quote */
     for (;;) {
+        const char *run = ps->pos;
         char c;
-        if (ps->pos >= ps->eol)
+        if ((rc = avail(ps)) < 0)
+            return rc;
+        if (rc == 0)
             return fail(ps, KSVC_E_HIVE, "unterminated string in %s", what);
+        /* Plain characters up to the next quote or backslash, at once. */
+        run = ps->pos;
+        while (ps->pos < ps->eol && *ps->pos != '"' && *ps->pos != '\\')
+            ps->pos++;
+        if (ps->pos > run) {
+            size_t n = (size_t)(ps->pos - run);
+            if (max && out->total + n > max)
+                return fail(ps, KSVC_E_TOO_LONG, "%s longer than %lu bytes",
+                            what, (unsigned long)max);
+            if ((rc = sink_add(out, run, n)) != KSVC_OK)
+                return rc;
+            continue;
+        }
         c = *ps->pos++;
         if (c == '"')
             return KSVC_OK;
-        if (c == '\\') {
-            if (ps->pos >= ps->eol)
-                return fail(ps, KSVC_E_HIVE, "unterminated string in %s", what);
-            c = *ps->pos++;
-            if (c != '\\' && c != '"')
-                return fail(ps, KSVC_E_HIVE,
-                            "bad escape '\\%c' in %s (only \\\\ and \\\")", c,
-                            what);
-        }
-        if (out->len >= max)
+        if ((rc = avail(ps)) < 0)
+            return rc;
+        if (rc == 0)
+            return fail(ps, KSVC_E_HIVE, "unterminated string in %s", what);
+        c = *ps->pos++;
+        if (c != '\\' && c != '"')
+            return fail(ps, KSVC_E_HIVE,
+                        "bad escape '\\%c' in %s (only \\\\ and \\\")", c,
+                        what);
+        if (max && out->total >= max)
             return fail(ps, KSVC_E_TOO_LONG, "%s longer than %lu bytes", what,
                         (unsigned long)max);
-        if ((rc = bytes_add_byte(out, (unsigned char)c)) != KSVC_OK)
+        if ((rc = sink_add(out, &c, 1)) != KSVC_OK)
             return rc;
     }
 }
 
-/* Parse `[path]` at the cursor and make it the current key. */
 /* The key path between @p start and @p close, in a new string. */
 static int copy_key_path(parser *ps, const char *start, const char *close,
                          char **out)
@@ -255,6 +564,7 @@ static int delete_key(parser *ps, const char *start, const char *close,
     return seen_rebuild(&ps->seen, ps->hive);
 }
 
+/* Parse `[path]` at the cursor and make it the current key. */
 static int parse_key(parser *ps, uint32_t *current)
 {
     const char *start, *close;
@@ -264,9 +574,15 @@ static int parse_key(parser *ps, uint32_t *current)
     seen_entry e;
     int rc;
 
-    skip_blanks(ps);
+    ensure(ps, SEG_ROOM); /* the whole line: a key path is far shorter */
+    if (!ps->line_done)
+        return ps->poison ? fail_poison(ps)
+                          : fail(ps, KSVC_E_TOO_LONG,
+                                 "key path longer than %u bytes",
+                                 KSVC__HIVE_NAME_MAX);
     start = ps->pos + 1;
     close = ps->eol;
+    ps->pos = ps->eol;
     while (close > start && (close[-1] == ' ' || close[-1] == '\t'))
         close--;
     if (close == start || close[-1] != ']')
@@ -307,6 +623,7 @@ static int parse_hex_type(parser *ps, uint32_t *type)
     uint32_t t = 0;
     int digits = 0, d;
 
+    ensure(ps, 11);
     while (ps->pos < ps->eol && (d = hex_digit((unsigned char)*ps->pos)) >= 0) {
         if (++digits > 8)
             return fail(ps, KSVC_E_HIVE, "bad value type in hex(...)");
@@ -321,189 +638,262 @@ static int parse_hex_type(parser *ps, uint32_t *type)
     return KSVC_OK;
 }
 
-/* Whether the cursor is at a `\` that ends the line (a continuation). */
-static int at_continuation(parser *ps)
-{
-    const char *p = ps->pos;
+/* ---- the bytes of a hex list, turned into the in-memory form ---- */
 
-    if (p >= ps->eol || *p != '\\')
-        return 0;
-    for (p++; p < ps->eol; p++) {
-        if (*p != ' ' && *p != '\t')
-            return 0;
+typedef struct conv {
+    uint32_t type;
+    sink *out;
+    size_t raw;              /* bytes given */
+    unsigned char first;     /* first byte of a UTF-16 unit */
+    unsigned char dword[4];  /* a REG_DWORD's bytes */
+    utf16_state u16;
+    size_t units;
+    uint32_t first_unit, last_unit;
+    int at_string_start;     /* REG_MULTI_SZ: the next unit starts one */
+    int ended;               /* REG_MULTI_SZ: its empty string was seen */
+    int seen_nul;            /* REG_SZ: its NUL was seen */
+    const char *problem;     /* the first thing wrong with the strings */
+} conv;
+
+static int emit_cp(conv *cv, uint32_t cp)
+{
+    unsigned char utf8[4];
+
+    return sink_add(cv->out, utf8, utf8_encode(cp, utf8));
+}
+
+/* REG_SZ given as hex(1): UTF-16LE ending in its only NUL. */
+static int sz_unit(conv *cv, uint32_t unit)
+{
+    uint32_t cp;
+    int rc;
+
+    if (cv->problem)
+        return KSVC_OK;
+    if (cv->seen_nul) {
+        cv->problem = "REG_SZ must end in its only NUL";
+        return KSVC_OK;
     }
-    return 1;
+    rc = utf16_unit(&cv->u16, unit, &cp);
+    if (rc < 0)
+        cv->problem = "REG_SZ holds invalid UTF-16";
+    else if (rc > 0 && cp == 0)
+        cv->seen_nul = 1;
+    else if (rc > 0)
+        return emit_cp(cv, cp);
+    return KSVC_OK;
+}
+
+/* REG_MULTI_SZ given as hex(7): UTF-16LE strings, each NUL-terminated,
+ * then an empty one; "00,00" (and "00,00,00,00") is the empty list. */
+static int multi_sz_unit(conv *cv, uint32_t unit)
+{
+    uint32_t cp;
+    int rc;
+
+    if (cv->problem)
+        return KSVC_OK;
+    if (cv->ended) {
+        cv->problem = "empty string inside REG_MULTI_SZ";
+        return KSVC_OK;
+    }
+    rc = utf16_unit(&cv->u16, unit, &cp);
+    if (rc < 0) {
+        cv->problem = "REG_MULTI_SZ holds invalid UTF-16";
+        return KSVC_OK;
+    }
+    if (rc == 0)
+        return KSVC_OK;
+    if (cp == 0 && cv->at_string_start)
+        cv->ended = 1;
+    cv->at_string_start = cp == 0;
+    return cp == 0 ? sink_add(cv->out, "", 1) : emit_cp(cv, cp);
+}
+
+static int conv_byte(conv *cv, unsigned char byte)
+{
+    uint32_t unit;
+
+    cv->raw++;
+    switch (cv->type) {
+    case KSVC_REG_SZ:
+    case KSVC_REG_MULTI_SZ:
+        if (cv->raw % 2 != 0) {
+            cv->first = byte;
+            return KSVC_OK;
+        }
+        unit = (uint32_t)cv->first | ((uint32_t)byte << 8);
+        if (++cv->units == 1)
+            cv->first_unit = unit;
+        cv->last_unit = unit;
+        return cv->type == KSVC_REG_SZ ? sz_unit(cv, unit)
+                                       : multi_sz_unit(cv, unit);
+    case KSVC_REG_DWORD:
+        if (cv->raw <= 4)
+            cv->dword[cv->raw - 1] = byte;
+        return KSVC_OK;
+    default: /* kept exactly as given */
+        return sink_add(cv->out, &byte, 1);
+    }
+}
+
+static int sz_finish(parser *ps, conv *cv)
+{
+    if (cv->raw % 2 != 0)
+        return fail(ps, KSVC_E_HIVE, "REG_SZ of odd size %lu",
+                    (unsigned long)cv->raw);
+    if (!cv->problem && cv->u16.high)
+        cv->problem = "REG_SZ holds invalid UTF-16";
+    if (!cv->problem && !cv->seen_nul)
+        cv->problem = "REG_SZ must end in its only NUL";
+    if (cv->problem)
+        return fail(ps, KSVC_E_HIVE, "%s", cv->problem);
+    return sink_add(cv->out, "", 1);
+}
+
+static int multi_sz_finish(parser *ps, conv *cv)
+{
+    if (cv->raw % 2 != 0)
+        return fail(ps, KSVC_E_HIVE, "REG_MULTI_SZ of odd size %lu",
+                    (unsigned long)cv->raw);
+    if (cv->units == 0 || cv->last_unit != 0)
+        return fail(ps, KSVC_E_HIVE, "REG_MULTI_SZ without terminators");
+    if (cv->units == 1 || (cv->units == 2 && cv->first_unit == 0))
+        return KSVC_OK; /* the empty list: "\0" was given to the sink */
+    if (cv->problem)
+        return fail(ps, KSVC_E_HIVE, "%s", cv->problem);
+    if (!cv->ended)
+        return fail(ps, KSVC_E_HIVE,
+                    "REG_MULTI_SZ without terminators (no final empty string)");
+    return KSVC_OK;
+}
+
+/* The list is complete: check it for its type, finish the in-memory form. */
+static int conv_finish(parser *ps, conv *cv)
+{
+    uint32_t dword;
+
+    switch (cv->type) {
+    case KSVC_REG_SZ:
+        return sz_finish(ps, cv);
+    case KSVC_REG_MULTI_SZ:
+        return multi_sz_finish(ps, cv);
+    case KSVC_REG_DWORD:
+        if (cv->raw != 4)
+            return fail(ps, KSVC_E_HIVE, "REG_DWORD of %lu bytes (4 expected)",
+                        (unsigned long)cv->raw);
+        dword = (uint32_t)cv->dword[0] | ((uint32_t)cv->dword[1] << 8) |
+                ((uint32_t)cv->dword[2] << 16) | ((uint32_t)cv->dword[3] << 24);
+        return sink_add(cv->out, &dword, sizeof(dword));
+    default:
+        return KSVC_OK;
+    }
+}
+
+/* `,hh` groups inside the loaded part of the line, at once: the body of a
+ * large binary value.  Stops before anything else (the general loop below
+ * deals with it). */
+static int hex_run(parser *ps, conv *cv)
+{
+    int rc = KSVC_OK;
+
+    while (rc == KSVC_OK && ps->eol - ps->pos >= 4 && ps->pos[0] == ',') {
+        int hi = hex_digit((unsigned char)ps->pos[1]);
+        int lo = hex_digit((unsigned char)ps->pos[2]);
+        if (hi < 0 || lo < 0 || hex_digit((unsigned char)ps->pos[3]) >= 0)
+            break;
+        rc = conv_byte(cv, (unsigned char)(hi * 16 + lo));
+        ps->pos += 3;
+    }
+    return rc;
+}
+
+/* A `\` is at the cursor: 1 when it ends the line (a continuation), or an
+ * error; @p comma_due says a ',' was expected instead. */
+static int continuation(parser *ps, int comma_due)
+{
+    int rc;
+
+    ps->pos++;
+    if ((rc = skip_blanks(ps)) < 0)
+        return rc;
+    if (rc > 0)
+        return comma_due
+                   ? fail(ps, KSVC_E_HIVE, "expected ',' between hex bytes")
+                   : fail(ps, KSVC_E_HIVE, "bad hex byte '\\'");
+    rc = next_line(ps);
+    if (rc == 0)
+        return fail(ps, KSVC_E_HIVE,
+                    "truncated line: '\\' continues past the end of the file");
+    return rc;
+}
+
+/* One hex byte at the cursor (two digits). */
+static int hex_byte(parser *ps, conv *cv)
+{
+    int digits = 0, value = 0, d, rc;
+    char first = *ps->pos;
+
+    while ((rc = avail(ps)) > 0 &&
+           (d = hex_digit((unsigned char)*ps->pos)) >= 0) {
+        if (digits < 2)
+            value = value * 16 + d;
+        if (digits < 1000)
+            digits++;
+        ps->pos++;
+    }
+    if (rc < 0)
+        return rc;
+    if (digits == 0)
+        return fail(ps, KSVC_E_HIVE, "bad hex byte '%c'", first);
+    if (digits != 2)
+        return fail(ps, KSVC_E_HIVE,
+                    "odd hex: byte of %d digits (two expected)", digits);
+    return conv_byte(cv, (unsigned char)value);
 }
 
 /* Parse a comma-separated list of two-digit hex bytes, which may continue on
- * following lines after a trailing `\`. */
-static int parse_hex_list(parser *ps, bytes *out)
+ * following lines after a trailing `\`, into @p cv. */
+static int parse_hex_list(parser *ps, conv *cv)
 {
     int want_byte = 0; /* a comma was read: a byte must follow */
     int rc;
 
     for (;;) {
-        const char *start;
-        int hi, lo;
-
-        skip_blanks(ps);
-        if (at_continuation(ps)) {
-            rc = next_line(ps);
-            if (rc == 0)
-                return fail(ps, KSVC_E_HIVE,
-                            "truncated line: '\\' continues past the end of "
-                            "the file");
-            if (rc < 0)
-                return rc;
-            continue;
-        }
-        if (ps->pos == ps->eol) {
+        if (cv->raw > 0 && !want_byte && (rc = hex_run(ps, cv)) != KSVC_OK)
+            return rc;
+        if ((rc = skip_blanks(ps)) < 0)
+            return rc;
+        if (rc == 0) {
             if (want_byte)
                 return fail(ps, KSVC_E_HIVE,
                             "truncated line: hex list ends with ','");
             return KSVC_OK;
         }
-        if (out->len > 0 && !want_byte) {
+        if (*ps->pos == '\\') {
+            if ((rc = continuation(ps, cv->raw > 0 && !want_byte)) < 0)
+                return rc;
+            continue;
+        }
+        if (cv->raw > 0 && !want_byte) {
             if (*ps->pos != ',')
                 return fail(ps, KSVC_E_HIVE, "expected ',' between hex bytes");
             ps->pos++;
             want_byte = 1;
             continue;
         }
-        start = ps->pos;
-        while (ps->pos < ps->eol && hex_digit((unsigned char)*ps->pos) >= 0)
-            ps->pos++;
-        if (ps->pos == start)
-            return fail(ps, KSVC_E_HIVE, "bad hex byte '%c'", *start);
-        if (ps->pos - start != 2)
-            return fail(ps, KSVC_E_HIVE,
-                        "odd hex: byte of %d digits (two expected)",
-                        (int)(ps->pos - start));
-        if (out->len >= KSVC__HIVE_VALUE_MAX)
-            return fail(ps, KSVC_E_TOO_LONG, "value longer than %u bytes",
-                        KSVC__HIVE_VALUE_MAX);
-        hi = hex_digit((unsigned char)start[0]);
-        lo = hex_digit((unsigned char)start[1]);
-        if ((rc = bytes_add_byte(out, (unsigned char)(hi * 16 + lo))) != KSVC_OK)
+        if ((rc = hex_byte(ps, cv)) != KSVC_OK)
             return rc;
         want_byte = 0;
     }
 }
 
-/* Decode UTF-16LE code units at @p data into code points, appending UTF-8 to
- * @p out; a NUL unit ends a string.  Returns the number of units consumed
- * (including the NUL) or 0 when the string is not NUL-terminated; -1 on
- * invalid UTF-16, -2 when out of memory. */
-static long utf16_string_to_utf8(const unsigned char *data, size_t units,
-                                 size_t first, bytes *out)
-{
-    size_t i = first;
-
-    while (i < units) {
-        uint32_t u = (uint32_t)data[2 * i] | ((uint32_t)data[2 * i + 1] << 8);
-        uint32_t cp = u;
-        i++;
-        if (u == 0)
-            return (long)(i - first);
-        if (u >= 0xDC00 && u <= 0xDFFF)
-            return -1;
-        if (u >= 0xD800 && u <= 0xDBFF) {
-            uint32_t lo;
-            if (i >= units)
-                return -1;
-            lo = (uint32_t)data[2 * i] | ((uint32_t)data[2 * i + 1] << 8);
-            if (lo < 0xDC00 || lo > 0xDFFF)
-                return -1;
-            cp = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
-            i++;
-        }
-        if (bytes_add_utf8(out, cp) != KSVC_OK)
-            return -2;
-    }
-    return 0;
-}
-
-/* REG_SZ given as hex(1): UTF-16LE ending in its only NUL. */
-static int convert_sz(parser *ps, const bytes *raw, bytes *out)
-{
-    size_t units = raw->len / 2;
-    long used;
-
-    if (raw->len % 2 != 0)
-        return fail(ps, KSVC_E_HIVE, "REG_SZ of odd size %lu",
-                    (unsigned long)raw->len);
-    used = utf16_string_to_utf8(raw->data, units, 0, out);
-    if (used == -2)
-        return KSVC_E_NO_MEMORY;
-    if (used == -1)
-        return fail(ps, KSVC_E_HIVE, "REG_SZ holds invalid UTF-16");
-    if (used == 0 || (size_t)used != units)
-        return fail(ps, KSVC_E_HIVE, "REG_SZ must end in its only NUL");
-    return bytes_add_byte(out, 0);
-}
-
-/* REG_MULTI_SZ given as hex(7): UTF-16LE strings, each NUL-terminated, then
- * an empty one; "00,00" (and "00,00,00,00") is the empty list. */
-static int convert_multi_sz(parser *ps, const bytes *raw, bytes *out)
-{
-    size_t units = raw->len / 2, i = 0;
-    long used;
-
-    if (raw->len % 2 != 0)
-        return fail(ps, KSVC_E_HIVE, "REG_MULTI_SZ of odd size %lu",
-                    (unsigned long)raw->len);
-    if (units == 0 || raw->data[raw->len - 1] != 0 ||
-        raw->data[raw->len - 2] != 0)
-        return fail(ps, KSVC_E_HIVE, "REG_MULTI_SZ without terminators");
-    if (units <= 2 && (units == 1 || (raw->data[0] == 0 && raw->data[1] == 0)))
-        return bytes_add_byte(out, 0); /* the empty list */
-    while (i < units - 1) {
-        used = utf16_string_to_utf8(raw->data, units, i, out);
-        if (used == -2)
-            return KSVC_E_NO_MEMORY;
-        if (used == -1)
-            return fail(ps, KSVC_E_HIVE, "REG_MULTI_SZ holds invalid UTF-16");
-        if (used == 1)
-            return fail(ps, KSVC_E_HIVE, "empty string inside REG_MULTI_SZ");
-        if (bytes_add_byte(out, 0) != KSVC_OK)
-            return KSVC_E_NO_MEMORY;
-        i += (size_t)used;
-    }
-    if (i != units - 1)
-        return fail(ps, KSVC_E_HIVE,
-                    "REG_MULTI_SZ without terminators (no final empty string)");
-    return bytes_add_byte(out, 0);
-}
-
-/* Turn raw hex bytes of @p type into the in-memory form in @p out. */
-static int convert_hex(parser *ps, uint32_t type, bytes *raw, bytes *out)
-{
-    uint32_t dword;
-
-    switch (type) {
-    case KSVC_REG_SZ:
-        return convert_sz(ps, raw, out);
-    case KSVC_REG_MULTI_SZ:
-        return convert_multi_sz(ps, raw, out);
-    case KSVC_REG_DWORD:
-        if (raw->len != 4)
-            return fail(ps, KSVC_E_HIVE, "REG_DWORD of %lu bytes (4 expected)",
-                        (unsigned long)raw->len);
-        dword = (uint32_t)raw->data[0] | ((uint32_t)raw->data[1] << 8) |
-                ((uint32_t)raw->data[2] << 16) | ((uint32_t)raw->data[3] << 24);
-        return bytes_add(out, &dword, sizeof(dword));
-    default: /* kept exactly as given */
-        *out = *raw;
-        memset(raw, 0, sizeof(*raw));
-        return KSVC_OK;
-    }
-}
-
-static int parse_dword(parser *ps, bytes *out)
+static int parse_dword(parser *ps, sink *out)
 {
     uint32_t dword = 0;
-    int digits = 0, d;
+    int digits = 0, d, rc;
 
+    ensure(ps, 9);
     while (ps->pos < ps->eol && (d = hex_digit((unsigned char)*ps->pos)) >= 0) {
         if (++digits > 8)
             return fail(ps, KSVC_E_HIVE, "bad dword: more than 8 hex digits");
@@ -512,10 +902,12 @@ static int parse_dword(parser *ps, bytes *out)
     }
     if (digits == 0)
         return fail(ps, KSVC_E_HIVE, "bad dword: no hex digits");
-    if (!at_line_end(ps))
+    if ((rc = skip_blanks(ps)) < 0)
+        return rc;
+    if (rc > 0)
         return fail(ps, KSVC_E_HIVE, "bad dword: '%c' after the digits",
                     *ps->pos);
-    return bytes_add(out, &dword, sizeof(dword));
+    return sink_add(out, &dword, sizeof(dword));
 }
 
 static int starts_with(parser *ps, const char *prefix)
@@ -525,23 +917,27 @@ static int starts_with(parser *ps, const char *prefix)
 }
 
 /* Parse the data after `=`; @p type and @p out receive the value. */
-static int parse_data(parser *ps, uint32_t *type, bytes *out)
+static int parse_data(parser *ps, uint32_t *type, sink *out)
 {
-    bytes raw = { NULL, 0, 0 };
+    conv cv;
     int rc;
 
-    skip_blanks(ps);
-    if (ps->pos == ps->eol)
+    if ((rc = skip_blanks(ps)) < 0)
+        return rc;
+    if (rc == 0)
         return fail(ps, KSVC_E_HIVE, "truncated line: value without data");
     if (*ps->pos == '"') {
         *type = KSVC_REG_SZ;
-        rc = parse_quoted(ps, out, KSVC__HIVE_VALUE_MAX - 1, "string value");
+        rc = parse_quoted(ps, out, 0, "string value");
         if (rc != KSVC_OK)
             return rc;
-        if (!at_line_end(ps))
-            return fail(ps, KSVC_E_HIVE, "text after the closing quote");
-        return bytes_add_byte(out, 0);
+        if ((rc = skip_blanks(ps)) != 0)
+            return rc < 0 ? rc
+                          : fail(ps, KSVC_E_HIVE,
+                                 "text after the closing quote");
+        return sink_add(out, "", 1);
     }
+    ensure(ps, 8);
     if (starts_with(ps, "dword:")) {
         ps->pos += 6;
         *type = KSVC_REG_DWORD;
@@ -561,81 +957,80 @@ static int parse_data(parser *ps, uint32_t *type, bytes *out)
         return fail(ps, KSVC_E_HIVE,
                     "unknown value data (expected \"...\", dword: or hex:)");
     }
-    rc = parse_hex_list(ps, &raw);
+    memset(&cv, 0, sizeof(cv));
+    cv.type = *type;
+    cv.out = out;
+    cv.at_string_start = 1;
+    rc = parse_hex_list(ps, &cv);
+    return rc == KSVC_OK ? conv_finish(ps, &cv) : rc;
+}
+
+/* Parse `"Name"=data` or `@=data` at the cursor: the name (NUL-terminated)
+ * into @p name, the type and data into @p type and @p data; @p deleted is
+ * set instead for `"Name"=-`. */
+static int parse_entry(parser *ps, sink *name, uint32_t *type, sink *data,
+                       int *deleted)
+{
+    int rc;
+
+    *deleted = 0;
+    if (*ps->pos == '@') {
+        ps->pos++;
+        rc = KSVC_OK;
+    } else {
+        rc = parse_quoted(ps, name, KSVC__HIVE_NAME_MAX, "value name");
+    }
     if (rc == KSVC_OK)
-        rc = convert_hex(ps, *type, &raw, out);
-    free(raw.data);
-    return rc;
+        rc = sink_add(name, "", 1);
+    if (rc != KSVC_OK)
+        return rc;
+    if ((rc = skip_blanks(ps)) <= 0)
+        return rc < 0 ? rc
+                      : fail(ps, KSVC_E_HIVE,
+                             "truncated line: value without '='");
+    if (*ps->pos != '=')
+        return fail(ps, KSVC_E_HIVE, "expected '=' after the value name");
+    ps->pos++;
+    if ((rc = skip_blanks(ps)) < 0)
+        return rc;
+    if (rc > 0 && *ps->pos == '-') {
+        /* `"Name"=-` alone deletes; anything after is damage. */
+        ps->pos++;
+        if ((rc = skip_blanks(ps)) < 0)
+            return rc;
+        if (rc > 0)
+            return fail(ps, KSVC_E_HIVE,
+                        "value deletion '=-' followed by more text");
+        *deleted = 1;
+        return KSVC_OK;
+    }
+    return parse_data(ps, type, data);
 }
 
-/* Parse `"Name"=data` or `@=data` at the cursor into key @p current. */
-/* The data of a value is `-` alone: a deletion. */
-static int is_deletion(parser *ps)
+/* Add the value just parsed to key @p current: held, or (beyond
+ * KSVC__HIVE_KEEP_MAX) as the span of its lines. */
+static int add_value(parser *ps, uint32_t current, sink *name, uint32_t type,
+                     sink *data, unsigned first_line, uint64_t start)
 {
-    const char *at = ps->pos;
-
-    while (at < ps->eol && (*at == ' ' || *at == '\t'))
-        at++;
-    if (at == ps->eol || *at != '-')
-        return 0;
-    for (at++; at < ps->eol; at++)
-        if (*at != ' ' && *at != '\t')
-            return 0;
-    return 1;
-}
-
-static int parse_value(parser *ps, uint32_t current)
-{
-    bytes name = { NULL, 0, 0 }, data = { NULL, 0, 0 };
-    unsigned first_line = ps->line;
-    uint32_t type = 0;
-    ksvc__hive_key *key;
+    ksvc__hive_key *key = &ps->hive->keys[current];
+    ksvc__hive_value *value;
     seen_entry e;
     int rc;
 
-    if (current == NO_INDEX)
-        return fail(ps, KSVC_E_HIVE, "value outside any key");
-    if (*ps->pos == '@') {
-        ps->pos++;
-        rc = bytes_add_byte(&name, 0);
-    } else {
-        rc = parse_quoted(ps, &name, KSVC__HIVE_NAME_MAX, "value name");
-        if (rc == KSVC_OK)
-            rc = bytes_add_byte(&name, 0);
-    }
-    if (rc == KSVC_OK) {
-        skip_blanks(ps);
-        if (ps->pos == ps->eol)
-            rc = fail(ps, KSVC_E_HIVE, "truncated line: value without '='");
-        else if (*ps->pos != '=')
-            rc = fail(ps, KSVC_E_HIVE, "expected '=' after the value name");
-        else
-            ps->pos++;
-    }
-    if (rc == KSVC_OK && is_deletion(ps)) {
-        /* `"Name"=-`: the value is gone (absent already is fine). */
-        key = &ps->hive->keys[current];
-        rc = ksvc__hive_delete(ps->hive, key->path, (char *)name.data);
-        free(name.data);
-        return rc == KSVC_E_NOT_FOUND ? KSVC_OK
-                                      : seen_rebuild(&ps->seen, ps->hive);
-    }
-    if (rc == KSVC_OK)
-        rc = parse_data(ps, &type, &data);
-    if (rc == KSVC_OK &&
-        stored_size(type, data.data, data.len) > KSVC__HIVE_VALUE_MAX)
-        rc = fail(ps, KSVC_E_TOO_LONG, "value longer than %u bytes",
-                  KSVC__HIVE_VALUE_MAX);
-    key = &ps->hive->keys[current];
-    if (rc == KSVC_OK && data.data == NULL) /* `hex:` holds no bytes */
-        rc = bytes_reserve(&data, 1);
-    if (rc == KSVC_OK &&
-        !append_value(key, (char *)name.data, type, data.data, data.len))
-        rc = KSVC_E_NO_MEMORY;
-    if (rc != KSVC_OK) {
-        free(name.data);
-        free(data.data);
+    if (data->total <= data->cap && data->kept.data == NULL &&
+        (rc = bytes_reserve(&data->kept, 1)) != KSVC_OK) /* `hex:` */
         return rc;
+    value = append_value(key, (char *)name->kept.data, type, data->kept.data,
+                         data->total);
+    if (!value)
+        return KSVC_E_NO_MEMORY;
+    memset(&name->kept, 0, sizeof(name->kept));
+    memset(&data->kept, 0, sizeof(data->kept));
+    if (data->total > data->cap) {
+        value->span.offset = start;
+        value->span.length = ps->line_end - start;
+        value->span.line = first_line;
+        value->span.ends_line = ps->line_break;
     }
     e.key = current;
     e.value = (uint32_t)(key->value_count - 1);
@@ -645,6 +1040,32 @@ static int parse_value(parser *ps, uint32_t current)
         return fail(ps, KSVC_E_HIVE, "duplicate value \"%s\" in [%s]",
                     key->values[e.value].name, key->path);
     }
+    return rc;
+}
+
+static int parse_value(parser *ps, uint32_t current)
+{
+    sink name = { { NULL, 0, 0 }, 0, KSVC__HIVE_NAME_MAX + 1 };
+    sink data = { { NULL, 0, 0 }, 0, KSVC__HIVE_KEEP_MAX };
+    unsigned first_line = ps->line;
+    uint64_t start = ps->line_start;
+    uint32_t type = 0;
+    int rc, deleted;
+
+    if (current == NO_INDEX)
+        return fail(ps, KSVC_E_HIVE, "value outside any key");
+    rc = parse_entry(ps, &name, &type, &data, &deleted);
+    if (rc == KSVC_OK && deleted) {
+        /* `"Name"=-`: the value is gone (absent already is fine). */
+        rc = ksvc__hive_delete(ps->hive, ps->hive->keys[current].path,
+                               (char *)name.kept.data);
+        rc = rc == KSVC_E_NOT_FOUND ? KSVC_OK
+                                    : seen_rebuild(&ps->seen, ps->hive);
+    } else if (rc == KSVC_OK) {
+        rc = add_value(ps, current, &name, type, &data, first_line, start);
+    }
+    free(name.kept.data);
+    free(data.kept.data);
     return rc;
 }
 
@@ -658,6 +1079,7 @@ static int parse_lines(parser *ps)
         return rc;
     if (rc == 0)
         ps->line = 1; /* an empty file */
+    ensure(ps, sizeof(HIVE_HEADER));
     if (rc > 0 && starts_with(ps, HIVE_HEADER_4)) {
         ps->hive->regedit4 = 1;
         ps->pos += sizeof(HIVE_HEADER_4) - 1;
@@ -666,94 +1088,201 @@ static int parse_lines(parser *ps)
     } else {
         return fail(ps, KSVC_E_HIVE, "missing header '%s'", HIVE_HEADER);
     }
-    if (!at_line_end(ps))
-        return fail(ps, KSVC_E_HIVE, "missing header '%s'", HIVE_HEADER);
+    if ((rc = skip_blanks(ps)) != 0)
+        return rc < 0 ? rc
+                      : fail(ps, KSVC_E_HIVE, "missing header '%s'",
+                             HIVE_HEADER);
     while ((rc = next_line(ps)) > 0) {
-        skip_blanks(ps);
-        if (ps->pos == ps->eol || *ps->pos == ';')
+        if ((rc = skip_blanks(ps)) < 0)
+            return rc;
+        if (rc == 0 || *ps->pos == ';')
             continue;
-        if (*ps->pos == '[')
+        if (*ps->pos == '[') {
             rc = parse_key(ps, &current);
-        else if (*ps->pos == '"' || *ps->pos == '@')
+        } else if (*ps->pos == '"' || *ps->pos == '@') {
             rc = parse_value(ps, current);
-        else
+        } else {
+            ensure(ps, 20);
             rc = fail(ps, KSVC_E_HIVE, "unexpected text '%.*s'",
                       ps->eol - ps->pos < 20 ? (int)(ps->eol - ps->pos) : 20,
                       ps->pos);
+        }
         if (rc != KSVC_OK)
             return rc;
     }
     return rc;
 }
 
-/* Point the parser at the text as UTF-8: UTF-16LE after its BOM (regedit's
- * default export) is converted into @p utf8 first; a UTF-8 BOM is skipped.
- * The hive remembers which, to write the file back the same way. */
-static int decode_text(parser *ps, const char *text, size_t len, bytes *utf8)
+/* Set up @p ps to read bytes [@p from, @p to) of @p src. */
+static int parser_open(parser *ps, const ksvc__hive_source *src,
+                       uint64_t from, uint64_t to, int utf16, char *err,
+                       size_t err_size)
 {
-    const unsigned char *u = (const unsigned char *)text;
-    long used;
+    memset(ps, 0, sizeof(*ps));
+    ps->err = err;
+    ps->err_size = err_size;
+    if (err_size > 0)
+        err[0] = '\0';
+    ps->rd.src = src;
+    ps->rd.next = from;
+    ps->rd.end = to;
+    ps->rd.utf16 = utf16;
+    ps->rd.pending = NO_CP;
+    ps->rd.raw = malloc(RAW_ROOM);
+    ps->seg = malloc(SEG_ROOM);
+    ps->pos = ps->eol = ps->seg;
+    ps->line_done = 1; /* no line yet */
+    return ps->rd.raw && ps->seg ? KSVC_OK : KSVC_E_NO_MEMORY;
+}
 
-    ps->next = text;
-    ps->end = text + len;
-    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
-        ps->hive->encoding = KSVC__HIVE_UTF8_BOM;
-        ps->next += 3;
-        return KSVC_OK;
+static void parser_close(parser *ps)
+{
+    free(ps->rd.raw);
+    free(ps->seg);
+    free(ps->seen.slots);
+}
+
+/* Which encoding the text is in: UTF-16LE after its BOM (regedit's default
+ * export) or UTF-8 (a UTF-8 BOM is skipped); @p start receives where the
+ * text after the BOM starts.  The hive remembers which, to write the file
+ * back the same way. */
+static int detect_encoding(const ksvc__hive_source *src, ksvc__hive *hive,
+                           uint64_t *start, int *os_error)
+{
+    unsigned char bom[3] = { 0, 0, 0 };
+    size_t got = 0;
+    int rc = ksvc__hive_source_read(src, 0, bom,
+                                    src->size < 3 ? (size_t)src->size : 3,
+                                    &got, os_error);
+
+    *start = 0;
+    if (rc != KSVC_OK)
+        return rc;
+    if (got == 3 && memcmp(bom, "\xEF\xBB\xBF", 3) == 0) {
+        hive->encoding = KSVC__HIVE_UTF8_BOM;
+        *start = 3;
+    } else if (got >= 2 && bom[0] == 0xFF && bom[1] == 0xFE) {
+        hive->encoding = KSVC__HIVE_UTF16LE;
+        *start = 2;
     }
-    if (len < 2 || u[0] != 0xFF || u[1] != 0xFE)
-        return KSVC_OK;
-    ps->hive->encoding = KSVC__HIVE_UTF16LE;
-    ps->line = 1;
-    if (len % 2 != 0)
-        return fail(ps, KSVC_E_HIVE, "UTF-16 text of an odd number of bytes");
-    /* Stops at a NUL: anything after it is refused below. */
-    used = utf16_string_to_utf8(u + 2, (len - 2) / 2, 0, utf8);
-    if (used == -2)
-        return KSVC_E_NO_MEMORY;
-    if (used != 0)
-        return fail(ps, KSVC_E_HIVE, used == -1 ? "text is not UTF-16"
-                                                : "NUL character in the text");
-    ps->line = 0;
-    ps->next = utf8->data ? (const char *)utf8->data : "";
-    ps->end = ps->next + utf8->len;
     return KSVC_OK;
 }
 
-int ksvc__hive_parse(const char *text, size_t len, ksvc__hive **out,
-                     char *err, size_t err_size)
+static int parse_source(const ksvc__hive_source *src, ksvc__hive **out,
+                        char *err, size_t err_size, int *os_error)
 {
-    bytes utf8 = { NULL, 0, 0 };
+    uint64_t start = 0;
     parser ps;
     int rc;
 
     *out = NULL;
+    *os_error = 0;
     if (err_size > 0)
         err[0] = '\0';
-    if (len > KSVC__HIVE_FILE_MAX) {
+    if (src->size > KSVC__HIVE_FILE_MAX) {
         if (err_size > 0)
             snprintf(err, err_size,
-                     "hive of %lu bytes is larger than the %u byte limit",
-                     (unsigned long)len, KSVC__HIVE_FILE_MAX);
+                     "hive of %llu bytes is larger than the %u byte limit",
+                     (unsigned long long)src->size, KSVC__HIVE_FILE_MAX);
         return KSVC_E_TOO_LONG;
     }
-    memset(&ps, 0, sizeof(ps));
-    ps.err = err;
-    ps.err_size = err_size;
-    ps.hive = ksvc__hive_new();
-    if (!ps.hive)
-        return KSVC_E_NO_MEMORY;
-    rc = decode_text(&ps, text, len, &utf8);
+    rc = parser_open(&ps, src, 0, src->size, 0, err, err_size);
+    if (rc == KSVC_OK && !(ps.hive = ksvc__hive_new()))
+        rc = KSVC_E_NO_MEMORY;
+    if (rc == KSVC_OK)
+        rc = detect_encoding(src, ps.hive, &start, os_error);
+    if (rc == KSVC_OK) {
+        ps.rd.next = start;
+        ps.rd.utf16 = ps.hive->encoding == KSVC__HIVE_UTF16LE;
+        if (ps.rd.utf16 && src->size % 2 != 0) {
+            ps.line = 1;
+            rc = fail(&ps, KSVC_E_HIVE,
+                      "UTF-16 text of an odd number of bytes");
+        }
+    }
     if (rc == KSVC_OK)
         rc = parse_lines(&ps);
-    free(ps.seen.slots);
-    free(utf8.data);
+    if (rc == KSVC_E_IO && !*os_error)
+        *os_error = ps.rd.os_error;
+    parser_close(&ps);
     if (rc == KSVC_E_NO_MEMORY && err_size > 0)
         snprintf(err, err_size, "line %u: out of memory", ps.line);
     if (rc != KSVC_OK) {
         ksvc__hive_free(ps.hive);
         return rc;
     }
+    ps.hive->source = *src;
     *out = ps.hive;
     return KSVC_OK;
+}
+
+int ksvc__hive_parse(const char *text, size_t len, ksvc__hive **out,
+                     char *err, size_t err_size)
+{
+    ksvc__hive_source src;
+    int os_error;
+
+    src.fd = -1;
+    src.mem = (const unsigned char *)text;
+    src.size = len;
+    return parse_source(&src, out, err, err_size, &os_error);
+}
+
+int ksvc__hive_parse_fd(int fd, uint64_t size, ksvc__hive **out,
+                        char *err, size_t err_size, int *os_error)
+{
+    ksvc__hive_source src;
+
+    src.fd = fd;
+    src.mem = NULL;
+    src.size = size;
+    return parse_source(&src, out, err, err_size, os_error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A spanned value, decoded on demand                                       */
+/* ------------------------------------------------------------------------ */
+
+int ksvc__hive_value_read(const ksvc__hive *hive,
+                          const ksvc__hive_value *value, void *buf,
+                          int *os_error)
+{
+    sink name = { { NULL, 0, 0 }, 0, KSVC__HIVE_NAME_MAX + 1 };
+    sink data = { { NULL, 0, 0 }, 0, 0 };
+    const ksvc__hive_span *span = &value->span;
+    uint32_t type = 0;
+    int deleted = 0, rc;
+    parser ps;
+
+    *os_error = 0;
+    if (span->length == 0) {
+        if (value->size > 0)
+            memcpy(buf, value->data, value->size);
+        return KSVC_OK;
+    }
+    data.cap = value->size;
+    rc = parser_open(&ps, &hive->source, span->offset,
+                     span->offset + span->length,
+                     hive->encoding == KSVC__HIVE_UTF16LE, NULL, 0);
+    ps.line = span->line - 1;
+    if (rc == KSVC_OK && (rc = next_line(&ps)) == 0)
+        rc = KSVC_E_HIVE;
+    if (rc > 0)
+        rc = skip_blanks(&ps) > 0 ? KSVC_OK : KSVC_E_HIVE;
+    if (rc == KSVC_OK &&
+        (rc = bytes_reserve(&data.kept, value->size)) == KSVC_OK)
+        rc = parse_entry(&ps, &name, &type, &data, &deleted);
+    /* The source is the file this hive was parsed from: anything else
+     * means it changed under us. */
+    if (rc == KSVC_OK && (deleted || type != value->type ||
+                          data.total != value->size || !data.kept.data))
+        rc = KSVC_E_HIVE;
+    if (rc == KSVC_OK)
+        memcpy(buf, data.kept.data, value->size);
+    if (rc == KSVC_E_IO)
+        *os_error = ps.rd.os_error;
+    parser_close(&ps);
+    free(name.kept.data);
+    free(data.kept.data);
+    return rc;
 }

@@ -230,13 +230,13 @@ typedef struct bytes {
 #define bytes_add ksvc__hive_bytes_add
 #define bytes_add_byte ksvc__hive_bytes_add_byte
 #define bytes_add_str ksvc__hive_bytes_add_str
-#define bytes_add_utf8 ksvc__hive_bytes_add_utf8
 #define bytes_add_utf8_as_utf16 ksvc__hive_bytes_add_utf8_as_utf16
 #define bytes_reserve ksvc__hive_bytes_reserve
 #define copy_text ksvc__hive_copy_text
 #define has_control ksvc__hive_has_control
 #define hex_digit ksvc__hive_hex_digit
-#define stored_size ksvc__hive_stored_size
+#define utf8_decode ksvc__hive_utf8_decode
+#define utf8_encode ksvc__hive_utf8_encode
 #define utf8_valid ksvc__hive_utf8_valid
 
 /* hive.c */
@@ -248,10 +248,14 @@ int bytes_reserve(bytes *b, size_t more);
 int bytes_add(bytes *b, const void *data, size_t size);
 int bytes_add_byte(bytes *b, unsigned char c);
 int bytes_add_str(bytes *b, const char *s);
-int bytes_add_utf8(bytes *b, uint32_t cp);
 int bytes_add_utf8_as_utf16(bytes *b, const unsigned char *s, size_t n);
 int has_control(const char *s);
-size_t stored_size(uint32_t type, const unsigned char *data, size_t size);
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+size_t utf8_encode(uint32_t cp, unsigned char out[4]);
+/* Read @p size bytes at @p offset of a hive's source (fewer only at its
+ * end): KSVC_OK, or KSVC_E_IO with @p os_error set. */
+int ksvc__hive_source_read(const ksvc__hive_source *src, uint64_t offset,
+                           void *buf, size_t size, size_t *got, int *os_error);
 ksvc__hive_key *append_key(ksvc__hive *hive, char *path);
 ksvc__hive_value *append_value(ksvc__hive_key *key, char *name,
                                uint32_t type, unsigned char *data,

@@ -16,14 +16,15 @@ void hive_path(const posix_backend *b, const char *name, char *buf,
     snprintf(buf, size, "%s/%s", b->root, name);
 }
 
-/* Read and parse ROOT/registry.reg. */
+/* Parse ROOT/registry.reg.  The hive keeps the file open: values larger
+ * than KSVC__HIVE_KEEP_MAX are read from it on demand and copied from it
+ * when the hive is written back.  Nothing is read whole: memory is bounded
+ * per value kept (hive.h). */
 static int load_hive(posix_backend *b, ksvc__hive **out)
 {
     char path[PATH_MAX + 1], err[256];
     struct stat st;
-    char *text;
-    size_t len = 0;
-    int fd, rc;
+    int fd, rc, os_error = 0;
 
     *out = NULL;
     hive_path(b, HIVE_NAME, path, sizeof(path));
@@ -47,104 +48,57 @@ static int load_hive(posix_backend *b, ksvc__hive **out)
     if ((uint64_t)st.st_size > KSVC__HIVE_FILE_MAX) {
         close(fd);
         return set_error(b, KSVC_E_TOO_LONG, EFBIG,
-                         "%s: %llu bytes, more than the %u byte limit", path,
-                         (unsigned long long)st.st_size, KSVC__HIVE_FILE_MAX);
+                         "%s: %llu bytes, more than the %u bytes (%u MiB) "
+                         "this backend reads",
+                         path, (unsigned long long)st.st_size,
+                         KSVC__HIVE_FILE_MAX, KSVC__HIVE_FILE_MAX >> 20);
     }
-    /* Room for one byte more than fstat said: a file growing while we read
-     * it is caught instead of being cut short. */
-    text = malloc((size_t)st.st_size + 1);
-    if (!text) {
-        close(fd);
-        return set_error(b, KSVC_E_NO_MEMORY, ENOMEM, "%s: out of memory",
-                         path);
-    }
-    for (;;) {
-        size_t room = (size_t)st.st_size + 1 - len;
-        ssize_t n;
-        if (room == 0)
-            break;
-        n = read(fd, text + len, room);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = os_fail(b, errno, path, "read");
-            free(text);
-            close(fd);
-            return rc;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
+    rc = ksvc__hive_parse_fd(fd, (uint64_t)st.st_size, out, err, sizeof(err),
+                             &os_error);
+    if (rc == KSVC_OK)
+        return KSVC_OK;
     close(fd);
-    if (len > (size_t)st.st_size) {
-        free(text);
-        return set_error(b, KSVC_E_IO, 0, "%s: changed while being read",
-                         path);
-    }
-    rc = ksvc__hive_parse(text, len, out, err, sizeof(err));
-    free(text);
-    if (rc != KSVC_OK)
-        return set_error(b, rc, 0, "%s %s", path, err);
-    return KSVC_OK;
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    if (rc == KSVC_E_IO && os_error)
+        return set_error(b, map_errno(os_error), os_error, "%s %s: read",
+                         path, err);
+    return set_error(b, rc, 0, "%s %s", path, err);
 }
 
 /* Replace ROOT/registry.reg with @p hive: write registry.reg.tmp, sync it,
  * rename it over the hive and sync ROOT, so a crash leaves the old hive or
- * the new one. */
+ * the new one.  The text streams to the file: memory stays bounded. */
 int store_hive(posix_backend *b, const ksvc__hive *hive)
 {
     char path[PATH_MAX + 1], tmp[PATH_MAX + 1];
-    char *text;
-    size_t len;
-    int fd, rc;
+    const char *call = "write";
+    int fd, rc, os_error = 0;
 
     hive_path(b, HIVE_NAME, path, sizeof(path));
     hive_path(b, HIVE_TMP_NAME, tmp, sizeof(tmp));
-    if (ksvc__hive_serialize(hive, &text, &len) != KSVC_OK)
-        return set_error(b, KSVC_E_NO_MEMORY, ENOMEM, "%s: out of memory",
-                         path);
-    if (len > KSVC__HIVE_FILE_MAX) {
-        free(text);
-        return set_error(b, KSVC_E_TOO_LONG, EFBIG,
-                         "%s: would grow to %lu bytes, beyond the %u byte "
-                         "limit", path, (unsigned long)len,
-                         KSVC__HIVE_FILE_MAX);
-    }
     /* A temporary file left by a crash is ours to replace; never follow a
      * link planted under its name. */
-    if (unlinkat(b->root_fd, HIVE_TMP_NAME, 0) != 0 && errno != ENOENT) {
-        rc = os_fail(b, errno, tmp, "unlink");
-        free(text);
-        return rc;
-    }
+    if (unlinkat(b->root_fd, HIVE_TMP_NAME, 0) != 0 && errno != ENOENT)
+        return os_fail(b, errno, tmp, "unlink");
     fd = openat(b->root_fd, HIVE_TMP_NAME,
                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = os_fail(b, errno, tmp, "create");
-        free(text);
-        return rc;
-    }
-    rc = KSVC_OK;
-    if (write_all(fd, text, len) != 0)
-        rc = os_fail(b, errno, tmp, "write");
+    if (fd < 0)
+        return os_fail(b, errno, tmp, "create");
+    rc = ksvc__hive_write(hive, fd, &os_error, &call);
+    if (rc == KSVC_E_TOO_LONG)
+        rc = set_error(b, rc, EFBIG,
+                       "%s: would grow beyond the %u bytes (%u MiB) this "
+                       "backend writes",
+                       path, KSVC__HIVE_FILE_MAX, KSVC__HIVE_FILE_MAX >> 20);
+    else if (rc == KSVC_E_NO_MEMORY)
+        rc = set_error(b, rc, ENOMEM, "%s: out of memory", path);
+    else if (rc == KSVC_E_IO && strcmp(call, "read") == 0)
+        rc = os_error ? os_fail(b, os_error, path, "read")
+                      : set_error(b, KSVC_E_IO, 0,
+                                  "%s: changed while being read", path);
+    else if (rc != KSVC_OK)
+        rc = os_fail(b, os_error, tmp, "write");
     else if (fsync(fd) != 0)
         rc = os_fail(b, errno, tmp, "fsync");
-    free(text);
     if (close(fd) != 0 && rc == KSVC_OK && errno != EINTR)
         rc = os_fail(b, errno, tmp, "close");
     if (rc == KSVC_OK && renameat(b->root_fd, HIVE_TMP_NAME, b->root_fd,
@@ -201,6 +155,28 @@ static int check_value_name(posix_backend *b, const char *key,
     return KSVC_OK;
 }
 
+/* The data of @p value into @p buf (room for value->size bytes): a value
+ * not held in memory is decoded from the hive file now. */
+static int read_data(posix_backend *b, const ksvc__hive *hive,
+                     const ksvc__hive_value *value, const char *key,
+                     void *buf)
+{
+    char path[PATH_MAX + 1];
+    int os_error = 0;
+    int rc = ksvc__hive_value_read(hive, value, buf, &os_error);
+
+    if (rc == KSVC_OK)
+        return KSVC_OK;
+    hive_path(b, HIVE_NAME, path, sizeof(path));
+    if (rc == KSVC_E_IO && os_error)
+        return os_fail(b, os_error, path, "read");
+    if (rc == KSVC_E_NO_MEMORY)
+        return set_error(b, rc, ENOMEM, "%s: out of memory", path);
+    return set_error(b, rc == KSVC_E_IO ? rc : KSVC_E_HIVE, 0,
+                     "%s: HKLM\\%s: value \"%s\" changed while being read",
+                     path, key, value->name);
+}
+
 int backend_reg_read(const ksvc_platform *p, const char *key,
                             const char *name, uint32_t *type, void *buf,
                             size_t *size)
@@ -236,9 +212,8 @@ int backend_reg_read(const ksvc_platform *p, const char *key,
         *size = value->size;
         goto done;
     }
-    if (value->size > 0)
-        memcpy(buf, value->data, value->size);
-    *size = value->size;
+    if ((rc = read_data(b, hive, value, key, buf)) == KSVC_OK)
+        *size = value->size;
 done:
     ksvc__hive_free(hive);
     free(path);
@@ -266,7 +241,11 @@ static int list_values(posix_backend *b, const ksvc__hive *hive,
         value.type = k->values[i].type;
         value.data = k->values[i].data;
         value.size = k->values[i].size;
-        /* The parser refuses what reg_read could not return: no errors. */
+        /* The parser refuses what reg_read could not return.  A value too
+         * large to be held (KSVC__HIVE_KEEP_MAX) is reported with its size
+         * and KSVC_E_TOO_LONG: reg_read gives it to a buffer that large. */
+        if (k->values[i].span.length > 0)
+            value.error = KSVC_E_TOO_LONG;
         rc = fn(arg, &value);
     }
     return rc;
@@ -316,7 +295,8 @@ static int apply_change(posix_backend *b, ksvc__hive *hive, const char *path,
         return set_error(b, rc, 0, "HKLM\\%s: value \"%s\": %s", key,
                          change->name, why);
     old = ksvc__hive_get(hive, path, change->name);
-    if (old && old->type == change->type && old->size == change->size &&
+    if (old && old->span.length == 0 && old->type == change->type &&
+        old->size == change->size &&
         memcmp(old->data, change->data, change->size) == 0)
         return KSVC_OK;
     rc = ksvc__hive_set(hive, path, change->name, change->type, change->data,
@@ -324,7 +304,7 @@ static int apply_change(posix_backend *b, ksvc__hive *hive, const char *path,
     if (rc == KSVC_E_TOO_LONG)
         return set_error(b, rc, 0,
                          "HKLM\\%s: value \"%s\": larger than %u bytes", key,
-                         change->name, KSVC__HIVE_VALUE_MAX);
+                         change->name, KSVC__HIVE_FILE_MAX);
     if (rc != KSVC_OK)
         return set_error(b, rc, 0, "HKLM\\%s: value \"%s\": cannot be set",
                          key, change->name);
