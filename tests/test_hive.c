@@ -861,17 +861,23 @@ static const char regedit_export[] =
 /* @text (ASCII) as UTF-16LE after a BOM; @len receives the bytes. */
 static char *utf16le_of(const char *text, size_t *len)
 {
-    size_t n = strlen(text), i;
+    const unsigned char *in = (const unsigned char *)text;
+    size_t n = strlen(text), i, used = 2;
     char *out = malloc(2 * n + 2);
 
     assert_non_null(out);
     out[0] = (char)0xFF;
     out[1] = (char)0xFE;
     for (i = 0; i < n; i++) {
-        out[2 + 2 * i] = text[i];
-        out[3 + 2 * i] = 0;
+        unsigned unit = in[i];
+        if ((in[i] & 0xE0) == 0xC0 && i + 1 < n) { /* two-byte UTF-8 */
+            unit = ((in[i] & 0x1Fu) << 6) | (in[i + 1] & 0x3Fu);
+            i++;
+        }
+        out[used++] = (char)(unit & 0xFF);
+        out[used++] = (char)(unit >> 8);
     }
-    *len = 2 * n + 2;
+    *len = used;
     return out;
 }
 
@@ -954,6 +960,331 @@ static void refuses_broken_utf16(void **state)
     assert_null(h);
 }
 
+/* ---- values too large to be held ---- */
+
+/* A growable text for the tests below. */
+typedef struct text_buf {
+    char *data;
+    size_t len;
+} text_buf;
+
+static void add_text(text_buf *t, const char *text, size_t n)
+{
+    t->data = realloc(t->data, t->len + n + 1);
+    assert_non_null(t->data);
+    memcpy(t->data + t->len, text, n);
+    t->len += n;
+    t->data[t->len] = '\0';
+}
+
+static void add_str(text_buf *t, const char *text)
+{
+    add_text(t, text, strlen(text));
+}
+
+/* `"name"=hex:` (or hex(N) when @p type is not REG_BINARY) with the
+ * @p size bytes made by @p byte_at, 25 a line like regedit; @p lines
+ * receives the number of lines it takes. */
+static void add_hex_value(text_buf *t, const char *name, const char *type,
+                          size_t size, unsigned char (*byte_at)(size_t),
+                          unsigned *lines)
+{
+    char pair[8];
+    size_t i;
+
+    add_str(t, "\"");
+    add_str(t, name);
+    add_str(t, "\"=");
+    add_str(t, type);
+    *lines = 1;
+    for (i = 0; i < size; i++) {
+        sprintf(pair, i + 1 < size ? "%02x," : "%02x", byte_at(i));
+        add_str(t, pair);
+        if (i % 25 == 24 && i + 1 < size) {
+            add_str(t, "\\\r\n  ");
+            ++*lines;
+        }
+    }
+    add_str(t, "\r\n");
+}
+
+static unsigned char pattern_byte(size_t i)
+{
+    return (unsigned char)(i * 7u % 251u);
+}
+
+/* UTF-16LE of strings "ab...z" of 100 characters each, NUL-terminated,
+ * then the final empty string: the bytes of a hex(7) list. */
+static unsigned char multi_byte(size_t i)
+{
+    size_t unit = i / 2, in_string = unit % 101;
+
+    if (i % 2 == 1 || in_string == 100 || unit >= 1010 * 101)
+        return 0; /* high bytes, terminators, the final empty string */
+    return (unsigned char)('a' + in_string % 26);
+}
+
+#define BIG_BIN (100u * 1024u)    /* bytes of a binary value */
+#define BIG_STR (200u * 1024u)    /* characters of a string */
+#define BIG_MULTI (202u * 1010u + 2u) /* of a hex(7) list: 1010 strings */
+
+/* A hive with one value of each kind beyond KSVC__HIVE_KEEP_MAX, and a
+ * small one after them. */
+static text_buf large_values_hive(void)
+{
+    text_buf t = { NULL, 0 };
+    unsigned lines;
+    size_t i;
+
+    add_str(&t, HDR "\r\n[HKEY_LOCAL_MACHINE\\A]\r\n");
+    add_hex_value(&t, "bin", "hex:", BIG_BIN, pattern_byte, &lines);
+    add_str(&t, "\"str\"=\"");
+    for (i = 0; i < BIG_STR; i++)
+        add_text(&t, i % 1000 == 999 ? "\\\"" : i % 1000 == 500 ? "\xC3\xBC"
+                                                                 : "s",
+                 i % 1000 == 999 || i % 1000 == 500 ? 2 : 1);
+    add_str(&t, "\"\r\n");
+    add_hex_value(&t, "multi", "hex(7):", BIG_MULTI, multi_byte, &lines);
+    add_str(&t, "\"small\"=\"x\"\r\n\r\n");
+    return t;
+}
+
+static void assert_spanned_value(const ksvc__hive *h, const char *name,
+                                 uint32_t type, const void *want,
+                                 size_t want_size)
+{
+    const ksvc__hive_value *v = get(h, "HKEY_LOCAL_MACHINE\\A", name);
+    unsigned char *buf;
+    int os_error = -1;
+
+    assert_non_null(v);
+    assert_true(v->span.length > 0);
+    assert_null(v->data);
+    assert_int_equal(v->type, type);
+    assert_int_equal(v->size, want_size);
+    buf = malloc(v->size);
+    assert_non_null(buf);
+    assert_int_equal(ksvc__hive_value_read(h, v, buf, &os_error), KSVC_OK);
+    assert_memory_equal(buf, want, want_size);
+    free(buf);
+}
+
+/* The in-memory forms the values of large_values_hive() must read as. */
+static void check_large_values(const ksvc__hive *h)
+{
+    unsigned char *bin = malloc(BIG_BIN), *multi = malloc(BIG_MULTI);
+    char *str = malloc(BIG_STR + BIG_STR / 1000 + 1), *at;
+    size_t i, used = 0;
+
+    assert_non_null(bin);
+    assert_non_null(multi);
+    assert_non_null(str);
+    for (i = 0; i < BIG_BIN; i++)
+        bin[i] = pattern_byte(i);
+    assert_spanned_value(h, "bin", KSVC__REG_BINARY, bin, BIG_BIN);
+    at = str;
+    for (i = 0; i < BIG_STR; i++) {
+        if (i % 1000 == 500) {
+            memcpy(at, "\xC3\xBC", 2);
+            at += 2;
+        } else {
+            *at++ = i % 1000 == 999 ? '"' : 's';
+        }
+    }
+    *at++ = '\0';
+    assert_spanned_value(h, "str", KSVC_REG_SZ, str, (size_t)(at - str));
+    /* hex(7) in memory: UTF-8 strings, each with its NUL, then one more */
+    for (i = 0; i + 1 < BIG_MULTI; i += 2)
+        if (multi_byte(i) != 0 || (i / 2) % 101 == 100)
+            multi[used++] = multi_byte(i);
+    multi[used++] = '\0'; /* the final empty string */
+    assert_spanned_value(h, "multi", KSVC_REG_MULTI_SZ, multi, used);
+    assert_sz(h, "HKEY_LOCAL_MACHINE\\A", "small", "x");
+    free(bin);
+    free(multi);
+    free(str);
+}
+
+/* A value whose in-memory form is beyond KSVC__HIVE_KEEP_MAX is checked
+ * and spanned, not held; it reads back on demand, and serializing copies
+ * its text verbatim. */
+static void large_values_are_spanned(void **state)
+{
+    text_buf t = large_values_hive();
+    ksvc__hive *h = parse_bytes_ok(t.data, t.len), *from_file = NULL;
+    char *text, err[256];
+    size_t len;
+    int fd, os_error = 0;
+    FILE *f = tmpfile();
+
+    (void)state;
+    check_large_values(h);
+    assert_int_equal(ksvc__hive_serialize(h, &text, &len), KSVC_OK);
+    assert_int_equal(len, t.len);
+    assert_memory_equal(text, t.data, len);
+    assert_round_trip(h);
+    free(text);
+    /* the same from a file, which the hive keeps open */
+    assert_non_null(f);
+    assert_int_equal(fwrite(t.data, 1, t.len, f), t.len);
+    fflush(f);
+    fd = dup(fileno(f));
+    fclose(f);
+    assert_int_equal(ksvc__hive_parse_fd(fd, t.len, &from_file, err,
+                                         sizeof(err), &os_error), KSVC_OK);
+    check_large_values(from_file);
+    assert_true(ksvc__hive_equal(h, from_file));
+    /* setting a spanned value holds the new data */
+    assert_int_equal(ksvc__hive_set(from_file, "HKEY_LOCAL_MACHINE\\A", "str",
+                                    KSVC_REG_SZ, "y", 2), KSVC_OK);
+    assert_sz(from_file, "HKEY_LOCAL_MACHINE\\A", "str", "y");
+    assert_int_equal(get(from_file, "HKEY_LOCAL_MACHINE\\A", "str")->span.length,
+                     0);
+    assert_round_trip(from_file);
+    ksvc__hive_free(from_file);
+    ksvc__hive_free(h);
+    free(t.data);
+}
+
+/* The same hive in UTF-16LE: spans are its bytes, copied verbatim. */
+static void large_values_are_spanned_in_utf16(void **state)
+{
+    text_buf t = large_values_hive();
+    size_t wide_len, len;
+    char *wide = utf16le_of(t.data, &wide_len), *text;
+    ksvc__hive *h = parse_bytes_ok(wide, wide_len);
+
+    (void)state;
+    assert_int_equal(h->encoding, KSVC__HIVE_UTF16LE);
+    check_large_values(h);
+    assert_int_equal(ksvc__hive_serialize(h, &text, &len), KSVC_OK);
+    assert_int_equal(len, wide_len);
+    assert_memory_equal(text, wide, len);
+    free(text);
+    ksvc__hive_free(h);
+    free(wide);
+    free(t.data);
+}
+
+/* Damage inside a value that is not held is found as it goes by, with the
+ * line it is on. */
+static void damage_inside_large_values(void **state)
+{
+    text_buf t = { NULL, 0 };
+    ksvc__hive *h = NULL;
+    char err[256], expected[64];
+    unsigned lines;
+    size_t i, at;
+
+    (void)state;
+    /* a bad hex byte on line 3 + 2000 of a binary value */
+    add_str(&t, HDR "[HKEY_LOCAL_MACHINE\\A]\r\n");
+    add_hex_value(&t, "bin", "hex:", BIG_BIN, pattern_byte, &lines);
+    at = (size_t)(strstr(t.data, "\\\r\n") - t.data);
+    for (i = 0; i < 2000; i++)
+        at += (size_t)(strstr(t.data + at + 1, "\\\r\n") - (t.data + at));
+    memcpy(t.data + at + 5, "zz", 2); /* the first byte of line 2003 */
+    assert_int_equal(ksvc__hive_parse(t.data, t.len, &h, err, sizeof(err)),
+                     KSVC_E_HIVE);
+    assert_null(h);
+    assert_non_null(strstr(err, "line 2004: bad hex byte 'z'"));
+    /* invalid UTF-8 and a control character far into a long string line */
+    t.len = 0;
+    add_str(&t, HDR "[HKEY_LOCAL_MACHINE\\A]\r\n\"s\"=\"");
+    for (i = 0; i < BIG_STR; i++)
+        add_str(&t, "s");
+    add_str(&t, "\"\r\n");
+    t.data[t.len - 1000] = '\xFF';
+    assert_int_equal(ksvc__hive_parse(t.data, t.len, &h, err, sizeof(err)),
+                     KSVC_E_HIVE);
+    assert_non_null(strstr(err, "line 3: invalid UTF-8"));
+    t.data[t.len - 1000] = '\x02';
+    assert_int_equal(ksvc__hive_parse(t.data, t.len, &h, err, sizeof(err)),
+                     KSVC_E_HIVE);
+    assert_non_null(strstr(err, "line 3: control character 0x02"));
+    t.data[t.len - 3] = 's'; /* the closing quote */
+    t.data[t.len - 1000] = 's';
+    assert_int_equal(ksvc__hive_parse(t.data, t.len, &h, err, sizeof(err)),
+                     KSVC_E_HIVE);
+    assert_non_null(strstr(err, "line 3: unterminated string"));
+    /* invalid UTF-16 inside a large hex(7): found at the list's end */
+    t.len = 0;
+    add_str(&t, HDR "[HKEY_LOCAL_MACHINE\\A]\r\n");
+    add_hex_value(&t, "multi", "hex(7):", BIG_MULTI, multi_byte, &lines);
+    at = (size_t)(strstr(t.data, "hex(7):") - t.data) + 7 + 3 * 100000;
+    memcpy(t.data + at, "00,dc", 5); /* a lone low surrogate */
+    assert_int_equal(ksvc__hive_parse(t.data, t.len, &h, err, sizeof(err)),
+                     KSVC_E_HIVE);
+    snprintf(expected, sizeof(expected),
+             "line %u: REG_MULTI_SZ holds invalid UTF-16", 2 + lines);
+    assert_non_null(strstr(err, expected));
+    assert_null(h);
+    free(t.data);
+}
+
+/* Through the platform table: a value too large to be held is read into a
+ * buffer large enough and reported too long for a smaller one, listed with
+ * KSVC_E_TOO_LONG, and kept byte for byte by a write of another value. */
+static int list_big(void *arg, const ksvc_reg_value *value)
+{
+    size_t *seen = arg;
+
+    if (strcmp(value->name, "str") == 0) {
+        assert_int_equal(value->error, KSVC_E_TOO_LONG);
+        assert_null(value->data);
+        *seen = value->size;
+    }
+    return KSVC_OK;
+}
+
+static void platform_reads_large_values_on_demand(void **state)
+{
+    test_machine *m = test_machine_new(NULL);
+    ksvc_platform *p = test_machine_platform(m);
+    char *path = hive_file(m), *text, *after, *big;
+    ksvc_reg_change change = { "KernelVersion", 0, KSVC_REG_SZ, "6.1.0", 6 };
+    text_buf t = { NULL, 0 };
+    size_t len, size, listed = 0, i;
+    uint32_t type = 0;
+    const char *value_line;
+
+    (void)state;
+    text = read_file(path, &len);
+    add_text(&t, text, len);
+    free(text);
+    add_str(&t, "[HKEY_LOCAL_MACHINE\\" LXSS_KEY "\\Big]\r\n\"str\"=\"");
+    for (i = 0; i < BIG_STR; i++)
+        add_str(&t, "s");
+    add_str(&t, "\"\r\n\r\n");
+    write_file(path, t.data, t.len);
+    big = malloc(BIG_STR + 1);
+    assert_non_null(big);
+    size = 100;
+    assert_int_equal(p->reg_read(p, LXSS_KEY "\\Big", "str", &type, big,
+                                 &size), KSVC_E_TOO_LONG);
+    assert_int_equal(size, BIG_STR + 1);
+    assert_int_equal(p->reg_read(p, LXSS_KEY "\\Big", "str", &type, big,
+                                 &size), KSVC_OK);
+    assert_int_equal(type, KSVC_REG_SZ);
+    assert_int_equal(strlen(big), BIG_STR);
+    assert_int_equal(strspn(big, "s"), BIG_STR);
+    assert_int_equal(p->reg_list(p, LXSS_KEY "\\Big", list_big, &listed),
+                     KSVC_OK);
+    assert_int_equal(listed, BIG_STR + 1);
+    assert_int_equal(p->reg_write(p, LXSS_KEY, &change, 1), KSVC_OK);
+    after = read_file(path, &len);
+    value_line = strstr(t.data, "\"str\"=");
+    assert_non_null(value_line);
+    assert_true(len > strlen(value_line));
+    assert_memory_equal(after + len - strlen(value_line), value_line,
+                        strlen(value_line));
+    free(after);
+    free(big);
+    free(t.data);
+    free(path);
+    test_machine_free(m);
+}
+
 /* Deletions as regedit imports them: the value or the key (with every
  * key below it) is gone, absent is fine, and a name may come back. */
 static void reads_deletions(void **state)
@@ -989,6 +1320,10 @@ int main(void)
         cmocka_unit_test(keeps_bom_and_regedit4_header),
         cmocka_unit_test(refuses_broken_utf16),
         cmocka_unit_test(reads_deletions),
+        cmocka_unit_test(large_values_are_spanned),
+        cmocka_unit_test(large_values_are_spanned_in_utf16),
+        cmocka_unit_test(damage_inside_large_values),
+        cmocka_unit_test(platform_reads_large_values_on_demand),
         cmocka_unit_test(platform_keeps_the_encoding_it_read),
         cmocka_unit_test(bom_lf_and_crlf_read_alike),
         cmocka_unit_test(continuation_lines_join),

@@ -257,32 +257,47 @@ static void hive_duplicate_values(void **state)
     hive_refused(f, text, sizeof text - 1, KSVC_E_HIVE, KSVC_E_HIVE);
 }
 
+/* Add @p text at the top of the Lxss section of the hive by hand; the new
+ * text of the hive is returned. */
+static char *insert_in_lxss(fixture *f, const char *text, size_t text_len)
+{
+    char *hive = path_in(test_machine_root(f->m), "registry.reg");
+    size_t len, at;
+    char *old = slurp(hive, &len), *edited;
+    const char *section = strstr(old, LXSS_SECTION "\r\n");
+
+    assert_non_null(section);
+    at = (size_t)(section - old) + strlen(LXSS_SECTION "\r\n");
+    edited = malloc(len + text_len + 1);
+    assert_non_null(edited);
+    memcpy(edited, old, at);
+    memcpy(edited + at, text, text_len);
+    memcpy(edited + at + text_len, old + at, len - at);
+    edited[len + text_len] = '\0';
+    write_file(hive, edited, len + text_len);
+    free(old);
+    free(hive);
+    return edited;
+}
+
 /* Add @p text to the Lxss key by hand: a value that does not parse.
  * Opening and status still work and name @p value; opening changes
  * nothing on an empty machine.  When @p blocks_changes (the list of bad
  * versions), every change is refused with KSVC_E_BAD_VALUE and nothing on
- * disk changes; when 2, only reading is checked; otherwise an install
- * replaces the value. */
+ * disk changes; otherwise an install replaces the value. */
 static void hive_value_tolerated(fixture *f, const char *text,
                                  size_t text_len, const char *value,
                                  int blocks_changes)
 {
     char *hive = path_in(test_machine_root(f->m), "registry.reg");
     size_t len, after_len;
-    char *old = slurp(hive, &len), *edited, *after;
-    const char *section = strstr(old, LXSS_SECTION "\r\n");
-    size_t at = (size_t)(section - old) + strlen(LXSS_SECTION "\r\n");
+    char *old = slurp(hive, &len), *edited = insert_in_lxss(f, text, text_len);
+    char *after;
     ksvc_status s = KSVC_STATUS_INIT;
     ksvc_context *ctx = NULL;
     size_t i;
     int named = 0;
 
-    assert_non_null(section);
-    edited = malloc(len + text_len);
-    memcpy(edited, old, at);
-    memcpy(edited + at, text, text_len);
-    memcpy(edited + at + text_len, old + at, len - at);
-    write_file(hive, edited, len + text_len);
     assert_int_equal(ksvc_open(&ctx, f->p, NULL), KSVC_OK);
     assert_int_equal(ksvc_status_get(ctx, &s), KSVC_OK);
     for (i = 0; i < s.problem_count; i++)
@@ -293,9 +308,7 @@ static void hive_value_tolerated(fixture *f, const char *text,
     assert_int_equal(after_len, len + text_len);
     assert_memory_equal(after, edited, after_len);
     free(after);
-    if (blocks_changes == 2) {
-        /* Only reading: the hive's own limits are another matter. */
-    } else if (blocks_changes) {
+    if (blocks_changes) {
         ASSERT_REFUSED(f, KSVC_E_BAD_VALUE, install(f, f->img_a, A));
         assert_non_null(strstr(ksvc_error_detail(f->ctx), value));
         ASSERT_REFUSED(f, KSVC_E_BAD_VALUE, ksvc_repair(f->ctx));
@@ -348,14 +361,61 @@ static void hive_strings_of_megabytes(void **state)
     fixture *f = *state;
     fixture *g = new_fixture(NULL);
     size_t len;
-    char *text = long_value(3u << 20, &len); /* beyond a value's limit */
+    char *text = long_value(3u << 20, &len); /* not held in memory */
 
-    hive_value_tolerated(f, text, len, "KernelVersion", 2);
+    hive_value_tolerated(f, text, len, "KernelVersion", 0);
     free(text);
-    text = long_value(512u << 10, &len); /* a legal value, absurd version */
-    hive_value_tolerated(g, text, len, "KernelVersion", 2);
+    text = long_value(512u << 10, &len); /* an absurd version */
+    hive_value_tolerated(g, text, len, "KernelVersion", 0);
     free(text);
     teardown((void **)&g);
+}
+
+/* A REG_BINARY of @p size bytes named @p name, on one line. */
+static char *long_binary(const char *name, size_t size, size_t *len)
+{
+    char *text = malloc(strlen(name) + 3 * size + 16);
+    size_t used, i;
+
+    assert_non_null(text);
+    used = (size_t)sprintf(text, "\"%s\"=hex:", name);
+    for (i = 0; i < size; i++)
+        used += (size_t)sprintf(text + used, i + 1 < size ? "%02x," : "%02x",
+                                (unsigned)(i * 7u % 251u));
+    used += (size_t)sprintf(text + used, "\r\n");
+    *len = used;
+    return text;
+}
+
+/* A value of megabytes in the servicing key that the library does not
+ * read stops nothing: status names no problem, boot-path, install and
+ * rollback work, and the value comes through every write byte for byte. */
+static void huge_value_beside_the_servicing_values(void **state)
+{
+    fixture *f = *state;
+    char *hive = path_in(test_machine_root(f->m), "registry.reg");
+    size_t len, i, now_len;
+    char *text = long_binary("KServiceNotes", 3u << 20, &len);
+    char *now, boot[4096];
+    ksvc_status s = KSVC_STATUS_INIT;
+
+    assert_int_equal(install(f, f->img_a, A), KSVC_OK);
+    free(insert_in_lxss(f, text, len));
+    assert_int_equal(ksvc_status_get(f->ctx, &s), KSVC_OK);
+    for (i = 0; i < s.problem_count; i++)
+        assert_null(strstr(s.problems[i], "KServiceNotes"));
+    assert_int_equal(ksvc_boot_path(f->ctx, boot, sizeof boot), KSVC_OK);
+    assert_int_equal(install(f, f->img_b, B), KSVC_OK);
+    assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
+    assert_int_equal(ksvc_status_get(f->ctx, &s), KSVC_OK);
+    assert_int_equal(ksvc_boot_path(f->ctx, boot, sizeof boot), KSVC_OK);
+    assert_non_null(strstr(boot, "kernel.rollback")); /* A's slot */
+    now = slurp(hive, &now_len);
+    text[len] = '\0';
+    assert_non_null(strstr(now, text));
+    free(now);
+    free(text);
+    free(hive);
 }
 
 static void hive_invalid_utf8(void **state)
@@ -1058,6 +1118,7 @@ int main(void)
         T(hive_duplicate_values),
         T(hive_wrong_value_types),
         T(hive_strings_of_megabytes),
+        T(huge_value_beside_the_servicing_values),
         T(hive_invalid_utf8),
         T(hive_multi_sz_without_terminators),
         T(symlink_as_kernel),

@@ -362,6 +362,33 @@ static void after_cr(parser *ps, uint64_t cr_at)
     ps->poison_char = '\r';
 }
 
+/* Copy the printable ASCII characters at the reader's cursor (at most
+ * @p room) to @p at, without decoding them one by one: their number. */
+static size_t ascii_run(reader *r, char *at, size_t room)
+{
+    const unsigned char *raw = r->raw + r->raw_pos;
+    size_t n = 0, i;
+
+    if (r->pending != NO_CP || r->u16.high)
+        return 0;
+    if (!r->utf16) {
+        size_t have = r->raw_len - r->raw_pos;
+        size_t most = have < room ? have : room;
+        while (n < most && raw[n] >= 0x20 && raw[n] < 0x7F)
+            n++;
+        memcpy(at, raw, n);
+        r->raw_pos += n;
+        return n;
+    }
+    for (i = 0; i + 1 < r->raw_len - r->raw_pos && n < room; i += 2) {
+        if (raw[i + 1] != 0 || raw[i] < 0x20 || raw[i] >= 0x7F)
+            break;
+        at[n++] = (char)raw[i];
+    }
+    r->raw_pos += 2 * n;
+    return n;
+}
+
 /* Load more of the current line after eol, up to the room of seg, its end,
  * or a character that cannot be in it (then poison is set). */
 static void fill(parser *ps)
@@ -375,11 +402,8 @@ static void fill(parser *ps)
     while (!ps->line_done && !ps->poison && at < stop) {
         reader *r = &ps->rd;
         uint64_t cp_at;
-        /* Printable ASCII of UTF-8 text, the bulk of any hive, in one go. */
-        while (!r->utf16 && r->pending == NO_CP && r->raw_pos < r->raw_len &&
-               at < stop && r->raw[r->raw_pos] >= 0x20 &&
-               r->raw[r->raw_pos] < 0x7F)
-            *at++ = (char)r->raw[r->raw_pos++];
+        /* Printable ASCII, the bulk of any hive, in one go. */
+        at += ascii_run(r, at, (size_t)(stop - at));
         if (at >= stop)
             break;
         cp_at = reader_offset(r);
@@ -768,6 +792,21 @@ static int multi_sz_finish(parser *ps, conv *cv)
     return KSVC_OK;
 }
 
+static int conv_bytes(conv *cv, const unsigned char *data, size_t n)
+{
+    size_t i;
+    int rc = KSVC_OK;
+
+    if (cv->type != KSVC_REG_SZ && cv->type != KSVC_REG_MULTI_SZ &&
+        cv->type != KSVC_REG_DWORD) {
+        cv->raw += n; /* kept exactly as given */
+        return sink_add(cv->out, data, n);
+    }
+    for (i = 0; i < n && rc == KSVC_OK; i++)
+        rc = conv_byte(cv, data[i]);
+    return rc;
+}
+
 /* The list is complete: check it for its type, finish the in-memory form. */
 static int conv_finish(parser *ps, conv *cv)
 {
@@ -790,21 +829,38 @@ static int conv_finish(parser *ps, conv *cv)
     }
 }
 
+/* The value of hex digit @p c, or -1 (hex_digit's answer, here where the
+ * compiler can inline it into the loops over a large value). */
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 /* `,hh` groups inside the loaded part of the line, at once: the body of a
- * large binary value.  Stops before anything else (the general loop below
- * deals with it). */
+ * large value.  Stops before anything else (the general loop below deals
+ * with it). */
 static int hex_run(parser *ps, conv *cv)
 {
+    unsigned char run[256];
+    size_t n;
     int rc = KSVC_OK;
 
-    while (rc == KSVC_OK && ps->eol - ps->pos >= 4 && ps->pos[0] == ',') {
-        int hi = hex_digit((unsigned char)ps->pos[1]);
-        int lo = hex_digit((unsigned char)ps->pos[2]);
-        if (hi < 0 || lo < 0 || hex_digit((unsigned char)ps->pos[3]) >= 0)
-            break;
-        rc = conv_byte(cv, (unsigned char)(hi * 16 + lo));
-        ps->pos += 3;
-    }
+    do {
+        for (n = 0; n < sizeof(run) && ps->eol - ps->pos >= 4 &&
+                    ps->pos[0] == ',';
+             n++) {
+            int hi = hex_value((unsigned char)ps->pos[1]);
+            int lo = hex_value((unsigned char)ps->pos[2]);
+            if (hi < 0 || lo < 0 || hex_value((unsigned char)ps->pos[3]) >= 0)
+                break;
+            run[n] = (unsigned char)(hi * 16 + lo);
+            ps->pos += 3;
+        }
+        rc = conv_bytes(cv, run, n);
+    } while (rc == KSVC_OK && n == sizeof(run));
     return rc;
 }
 
@@ -835,7 +891,7 @@ static int hex_byte(parser *ps, conv *cv)
     char first = *ps->pos;
 
     while ((rc = avail(ps)) > 0 &&
-           (d = hex_digit((unsigned char)*ps->pos)) >= 0) {
+           (d = hex_value((unsigned char)*ps->pos)) >= 0) {
         if (digits < 2)
             value = value * 16 + d;
         if (digits < 1000)
