@@ -121,7 +121,10 @@ typedef struct ksvc_reg_value {
     /** 0, or #KSVC_E_BAD_VALUE when the stored bytes are not well formed for
      * the type (a `REG_DWORD` that is not 4 bytes, a string no UTF-8 can
      * carry) or the name is not valid UTF-16 (then @c name holds it with
-     * U+FFFD in place of the bad units): what reg_read would refuse. */
+     * U+FFFD in place of the bad units): what reg_read would refuse; or
+     * #KSVC_E_TOO_LONG when the backend does not hand the value out in a
+     * listing (the POSIX mock: data beyond 64 KiB), @c size then being what
+     * reg_read needs. */
     int error;
 } ksvc_reg_value;
 

@@ -14,6 +14,17 @@
  * Elevation is simulated by an option.  The servicing lock is a real
  * inter-process lock on `ROOT/kservice.lock`.
  *
+ * The hive is read on every registry call, in UTF-8 (with or without a BOM)
+ * or UTF-16LE after its BOM (regedit's export), and written back in the
+ * encoding it was read in.  It may be up to 256 MiB; a larger one is refused
+ * with #KSVC_E_TOO_LONG and a message naming the file and the bound.  It is
+ * read in bounded chunks: a value whose data is larger than 64 KiB is checked
+ * but not held in memory, read from the file when asked for and copied from
+ * it when the hive is written, so values of any size in other keys cost no
+ * memory.  #ksvc_platform::reg_list reports such a value with
+ * #KSVC_E_TOO_LONG in #ksvc_reg_value::error and its size, without data;
+ * #ksvc_platform::reg_read gives it to a buffer of that size.
+ *
  * Only built where POSIX file APIs exist.
  */
 #ifndef KSERVICE_POSIX_H
