@@ -966,12 +966,16 @@ static void refuses_broken_utf16(void **state)
 typedef struct text_buf {
     char *data;
     size_t len;
+    size_t room;
 } text_buf;
 
 static void add_text(text_buf *t, const char *text, size_t n)
 {
-    t->data = realloc(t->data, t->len + n + 1);
-    assert_non_null(t->data);
+    if (t->len + n + 1 > t->room) {
+        t->room = 2 * (t->len + n + 1);
+        t->data = realloc(t->data, t->room);
+        assert_non_null(t->data);
+    }
     memcpy(t->data + t->len, text, n);
     t->len += n;
     t->data[t->len] = '\0';
@@ -1032,7 +1036,7 @@ static unsigned char multi_byte(size_t i)
  * small one after them. */
 static text_buf large_values_hive(void)
 {
-    text_buf t = { NULL, 0 };
+    text_buf t = { NULL, 0, 0 };
     unsigned lines;
     size_t i;
 
@@ -1073,7 +1077,7 @@ static void assert_spanned_value(const ksvc__hive *h, const char *name,
 static void check_large_values(const ksvc__hive *h)
 {
     unsigned char *bin = malloc(BIG_BIN), *multi = malloc(BIG_MULTI);
-    char *str = malloc(BIG_STR + BIG_STR / 1000 + 1), *at;
+    char *str = malloc(BIG_STR + BIG_STR / 500 + 2), *at;
     size_t i, used = 0;
 
     assert_non_null(bin);
@@ -1170,7 +1174,7 @@ static void large_values_are_spanned_in_utf16(void **state)
  * line it is on. */
 static void damage_inside_large_values(void **state)
 {
-    text_buf t = { NULL, 0 };
+    text_buf t = { NULL, 0, 0 };
     ksvc__hive *h = NULL;
     char err[256], expected[64];
     unsigned lines;
@@ -1243,7 +1247,7 @@ static void platform_reads_large_values_on_demand(void **state)
     ksvc_platform *p = test_machine_platform(m);
     char *path = hive_file(m), *text, *after, *big;
     ksvc_reg_change change = { "KernelVersion", 0, KSVC_REG_SZ, "6.1.0", 6 };
-    text_buf t = { NULL, 0 };
+    text_buf t = { NULL, 0, 0 };
     size_t len, size, listed = 0, i;
     uint32_t type = 0;
     const char *value_line;

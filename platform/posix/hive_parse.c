@@ -498,6 +498,7 @@ typedef struct sink {
     bytes kept;
     size_t total;
     size_t cap;
+    int borrowed; /* kept is the caller's buffer of cap bytes */
 } sink;
 
 static int sink_add(sink *s, const void *data, size_t n)
@@ -505,7 +506,8 @@ static int sink_add(sink *s, const void *data, size_t n)
     s->total += n;
     if (s->total <= s->cap)
         return bytes_add(&s->kept, data, n);
-    free(s->kept.data);
+    if (!s->borrowed)
+        free(s->kept.data);
     memset(&s->kept, 0, sizeof(s->kept));
     return KSVC_OK;
 }
@@ -1101,8 +1103,8 @@ static int add_value(parser *ps, uint32_t current, sink *name, uint32_t type,
 
 static int parse_value(parser *ps, uint32_t current)
 {
-    sink name = { { NULL, 0, 0 }, 0, KSVC__HIVE_NAME_MAX + 1 };
-    sink data = { { NULL, 0, 0 }, 0, KSVC__HIVE_KEEP_MAX };
+    sink name = { { NULL, 0, 0 }, 0, KSVC__HIVE_NAME_MAX + 1, 0 };
+    sink data = { { NULL, 0, 0 }, 0, KSVC__HIVE_KEEP_MAX, 0 };
     unsigned first_line = ps->line;
     uint64_t start = ps->line_start;
     uint32_t type = 0;
@@ -1303,8 +1305,8 @@ int ksvc__hive_value_read(const ksvc__hive *hive,
                           const ksvc__hive_value *value, void *buf,
                           int *os_error)
 {
-    sink name = { { NULL, 0, 0 }, 0, KSVC__HIVE_NAME_MAX + 1 };
-    sink data = { { NULL, 0, 0 }, 0, 0 };
+    sink name = { { NULL, 0, 0 }, 0, KSVC__HIVE_NAME_MAX + 1, 0 };
+    sink data = { { NULL, 0, 0 }, 0, 0, 1 };
     const ksvc__hive_span *span = &value->span;
     uint32_t type = 0;
     int deleted = 0, rc;
@@ -1316,7 +1318,11 @@ int ksvc__hive_value_read(const ksvc__hive *hive,
             memcpy(buf, value->data, value->size);
         return KSVC_OK;
     }
+    /* Decoded straight into the caller's buffer: it has room for
+     * value->size bytes, and more is never kept. */
     data.cap = value->size;
+    data.kept.data = buf;
+    data.kept.room = value->size;
     rc = parser_open(&ps, &hive->source, span->offset,
                      span->offset + span->length,
                      hive->encoding == KSVC__HIVE_UTF16LE, NULL, 0);
@@ -1325,20 +1331,16 @@ int ksvc__hive_value_read(const ksvc__hive *hive,
         rc = KSVC_E_HIVE;
     if (rc > 0)
         rc = skip_blanks(&ps) > 0 ? KSVC_OK : KSVC_E_HIVE;
-    if (rc == KSVC_OK &&
-        (rc = bytes_reserve(&data.kept, value->size)) == KSVC_OK)
+    if (rc == KSVC_OK)
         rc = parse_entry(&ps, &name, &type, &data, &deleted);
     /* The source is the file this hive was parsed from: anything else
      * means it changed under us. */
     if (rc == KSVC_OK && (deleted || type != value->type ||
-                          data.total != value->size || !data.kept.data))
+                          data.total != value->size))
         rc = KSVC_E_HIVE;
-    if (rc == KSVC_OK)
-        memcpy(buf, data.kept.data, value->size);
     if (rc == KSVC_E_IO)
         *os_error = ps.rd.os_error;
     parser_close(&ps);
     free(name.kept.data);
-    free(data.kept.data);
     return rc;
 }
