@@ -521,7 +521,7 @@ static int parse_quoted(parser *ps, sink *out, size_t max, const char *what)
 
     ps->pos++; /* the opening quote */
     for (;;) {
-        const char *run = ps->pos;
+        const char *run;
         char c;
         if ((rc = avail(ps)) < 0)
             return rc;
