@@ -45,6 +45,17 @@ const char *test_machine_root(test_machine *m);
 /* The bound on a servicing process's peak memory: far below the file. */
 #define RSS_BOUND_KIB (24u * 1024u)
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
 /* ---- the generated text ---- */
 
 /* Where generated text goes: appended to a file, or compared with one. */
@@ -337,10 +348,17 @@ static void every_command_works(int utf16)
     assert_int_equal(in_child(f, OP_ROLLBACK), KSVC_OK);
     assert_true(tail_intact(f, utf16));
     assert_int_equal(in_child(f, OP_BOOT_PATH), KSVC_OK);
+    free_fixture(f);
     print_message("peak resident memory of the children: %ld KiB\n",
                   children_peak_kib());
+#if SANITIZED
+    /* AddressSanitizer's shadow memory and quarantine of freed blocks are
+     * resident too: the bound holds in the plain build only. */
+    print_message("(sanitized build: the %u KiB bound is not checked)\n",
+                  RSS_BOUND_KIB);
+#else
     assert_true(children_peak_kib() < (long)RSS_BOUND_KIB);
-    free_fixture(f);
+#endif
 }
 
 static void every_command_works_utf8(void **state)
