@@ -5,7 +5,7 @@
  *
  * Internal to the library (ksvc__ prefix); the tests call it directly.
  *
- * Text format accepted by ksvc__hive_parse():
+ * Text format accepted by ksvc__hive_parse() and ksvc__hive_parse_fd():
  *   - UTF-8, with or without a BOM, or UTF-16LE after its BOM (regedit's
  *     default export); lines end in LF or CRLF;
  *   - first line `Windows Registry Editor Version 5.00` or `REGEDIT4`;
