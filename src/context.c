@@ -26,7 +26,8 @@ const char *ksvc_restart_message(void)
 
 /* [backends] A table of version 1 has the methods up to sha256_end only:
  * nothing after them is read.  Version 2 (and any later one) must also
- * have the methods version 2 appended. */
+ * have the methods version 2 appended, version 3 (and later) the one
+ * version 3 appended. */
 static int platform_complete(const ksvc_platform *p)
 {
     int v1 = p->file_open && p->payload_open && p->file_read &&
@@ -38,7 +39,11 @@ static int platform_complete(const ksvc_platform *p)
 
     if (!v1)
         return 0;
-    return p->version == 1 || (p->destroy && p->reg_list && p->lock_mode);
+    if (p->version == 1)
+        return 1;
+    if (!p->destroy || !p->reg_list || !p->lock_mode)
+        return 0;
+    return p->version == 2 || p->write_access;
 }
 
 int ksvc__lock(ksvc_context *ctx)
@@ -317,8 +322,8 @@ static void add_problem(ksvc_context *ctx, ksvc_status *s, const char *fmt,
 {
     if (s->problem_count == KSVC__PROBLEM_MAX)
         return;
-    snprintf(ctx->problems[s->problem_count], KSVC__PROBLEM_LEN, fmt, a, b,
-             c);
+    snprintf(ctx->problems[s->problem_count], KSVC__STATUS_PROBLEM_LEN, fmt,
+             a, b, c);
     ctx->problem_ptrs[s->problem_count] = ctx->problems[s->problem_count];
     s->problem_count++;
 }
@@ -383,6 +388,14 @@ static void list_problems(ksvc_context *ctx, const ksvc__snapshot *snap,
     for (i = 0; i < snap->st.value_problem_count; i++)
         add_problem(ctx, s, "A registry value cannot be read: %s%s%s",
                     snap->st.value_problem[i], "", "");
+    for (i = 0; i < snap->rights_count; i++)
+        add_problem(ctx, s,
+                    "Someone other than the administrators may change %s, "
+                    "and so choose the kernel this machine boots: %s; "
+                    "install, rollback, revert and repair are refused until "
+                    "an administrator runs: %s",
+                    snap->rights[i].what, snap->rights[i].who,
+                    snap->rights[i].fix);
 }
 
 static void describe_slot(const ksvc__snapshot *snap,

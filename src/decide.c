@@ -90,7 +90,25 @@ static ksvc__slot_meta record_of(const ksvc__slot_view *v)
     return m;
 }
 
-/* Refusals every changing operation shares: a planted object in a slot,
+/* Someone other than the administrators may change the tools folder, a
+ * slot or the record: whatever this operation chose to boot, they could
+ * choose otherwise.  The first finding and its fix; 1 when refused. */
+static int refuse_insecure(const ksvc__snapshot *snap, ksvc__plan *plan)
+{
+    const ksvc__rights_finding *r = &snap->rights[0];
+
+    if (snap->rights_count == 0)
+        return 0;
+    refuse(plan, KSVC_E_INSECURE,
+           "someone other than the administrators may change %s (%s), and "
+           "so choose the kernel this machine boots; nothing was changed. "
+           "Fix it, then retry: %s",
+           r->what, r->who, r->fix);
+    return 1;
+}
+
+/* Refusals every operation that chooses what boots shares: a planted
+ * object in a slot, a tools folder, slot or record that others may write,
  * and a list of bad versions that could not be read in full (rewriting it
  * would forget what it could not read).  1 when refused. */
 static int refuse_unsafe_machine(const ksvc__snapshot *snap, ksvc__plan *plan)
@@ -116,6 +134,8 @@ static int refuse_unsafe_machine(const ksvc__snapshot *snap, ksvc__plan *plan)
                    v->name, (unsigned long)v->info.links);
         return 1;
     }
+    if (refuse_insecure(snap, plan))
+        return 1;
     if (snap->st.bad_list_unreadable) {
         refuse(plan, KSVC_E_BAD_VALUE,
                "HKLM\\%s\\%s cannot be read in full, and it lists the "

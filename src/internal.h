@@ -62,6 +62,9 @@
 /* Most problems one status reports. */
 #define KSVC__PROBLEM_MAX 16
 #define KSVC__PROBLEM_LEN 256
+/* Room for one problem as status gives it: a rights finding names a path
+ * twice, in what is wrong and in the command that fixes it. */
+#define KSVC__STATUS_PROBLEM_LEN 2048
 #define KSVC__DETAIL_LEN 1024
 /* The largest kernel image installed: real kernels are tens of MiB; a file
  * beyond this is refused before a byte of it is written. */
@@ -140,7 +143,7 @@ struct ksvc_context {
     /* Storage behind ksvc_status pointers, valid until the next call. */
     const char *bad_ptrs[KSVC__BAD_MAX + 1]; /* + RollbackKernel's */
     const char *problem_ptrs[KSVC__PROBLEM_MAX];
-    char problems[KSVC__PROBLEM_MAX][KSVC__PROBLEM_LEN];
+    char problems[KSVC__PROBLEM_MAX][KSVC__STATUS_PROBLEM_LEN];
     ksvc__snapshot *status_snap;
 };
 
@@ -324,6 +327,16 @@ typedef struct ksvc__slot_view {
     char why[160];                   /* damaged: why */
 } ksvc__slot_view;
 
+/* Someone other than the administrators may change a thing that decides
+ * what boots (platform table version 3, write_access). */
+typedef struct ksvc__rights_finding {
+    const char *what;  /* "the tools folder", "the kernel file kernel", ... */
+    char who[1024];    /* the backend's who and how, naming the path */
+    char fix[1536];    /* the command that fixes it */
+} ksvc__rights_finding;
+/* The tools folder, both slots and the registry store. */
+#define KSVC__RIGHTS_MAX 4
+
 /* Everything a decision needs, loaded once per operation. */
 struct ksvc__snapshot {
     ksvc__state st;          /* the values, each parsed on its own */
@@ -341,6 +354,9 @@ struct ksvc__snapshot {
     /* The version RollbackKernel says was rolled back from: its text when a
      * version, else what `kernel` holds; "" when not rolled back. */
     char flagged_bad[KSVC_KVER_MAX + 1];
+    /* Who else may write: empty with a table older than version 3. */
+    size_t rights_count;
+    ksvc__rights_finding rights[KSVC__RIGHTS_MAX];
 };
 
 /* Load the values and classify both slots; @p verify hashes even a slot

@@ -223,6 +223,47 @@ static void flag_names_bad(ksvc__snapshot *snap)
     strcpy(snap->flagged_bad, named);
 }
 
+/* Ask the backend who may write @p name (see platform.h); a finding is
+ * kept under @p what. */
+static int rights_of(ksvc_context *ctx, ksvc__snapshot *snap,
+                     const char *name, const char *what)
+{
+    ksvc__rights_finding *r = &snap->rights[snap->rights_count];
+    unsigned others = 0;
+    int err = ctx->p->write_access(ctx->p, name, &others, r->who,
+                                   sizeof r->who, r->fix, sizeof r->fix);
+
+    if (err)
+        return ksvc__platform_fail(ctx, err, "reading who may write");
+    if (!others)
+        return KSVC_OK;
+    r->who[sizeof r->who - 1] = r->fix[sizeof r->fix - 1] = '\0';
+    r->what = what;
+    snap->rights_count++;
+    return KSVC_OK;
+}
+
+/* Whoever may write the tools folder, a slot or the record chooses the
+ * kernel the machine boots: each such finding is kept for status and for
+ * the refusals of decide.c.  A table older than version 3 cannot tell. */
+static int load_rights(ksvc_context *ctx, ksvc__snapshot *snap)
+{
+    int err;
+
+    if (ctx->p->version < 3)
+        return KSVC_OK;
+    err = rights_of(ctx, snap, "", "the tools folder");
+    if (!err && snap->kernel.info.kind != KSVC_FILE_NONE)
+        err = rights_of(ctx, snap, KSVC__F_KERNEL,
+                        "the kernel file " KSVC__F_KERNEL);
+    if (!err && snap->rollback.info.kind != KSVC_FILE_NONE)
+        err = rights_of(ctx, snap, KSVC__F_ROLLBACK,
+                        "the kernel file " KSVC__F_ROLLBACK);
+    if (!err)
+        err = rights_of(ctx, snap, NULL, "the registry");
+    return err;
+}
+
 int ksvc__snapshot_load(ksvc_context *ctx, ksvc__snapshot *snap, int verify)
 {
     ksvc__journal *j;
@@ -243,6 +284,8 @@ int ksvc__snapshot_load(ksvc_context *ctx, ksvc__snapshot *snap, int verify)
     if (!err)
         err = classify(ctx, snap, &snap->rollback, KSVC__F_ROLLBACK,
                        &snap->st.rollback, verify);
+    if (!err)
+        err = load_rights(ctx, snap);
     if (err)
         return err;
     see_manual_revert(snap);

@@ -82,9 +82,12 @@ extern "C" {
        "the context was opened read-only")                                   \
     F(X, IN_DOUBT, -34, IN_DOUBT,                                             \
        "the operation was interrupted; the next open completes or undoes it") \
-    F(X, LIMIT, -35, SYSTEM, "a limit of this library was reached")       \
+    F(X, LIMIT, -35, SYSTEM, "a limit of this library was reached")           \
     F(X, READ_ONLY_MEDIA, -36, SYSTEM,                                        \
-       "the file system or disk is read-only")
+       "the file system or disk is read-only")                              \
+    F(X, INSECURE, -37, REFUSED,                                              \
+       "someone other than the administrators may change the kernel files "  \
+       "or their record")
 
 /**
  * The error list with classes: XX(NAME, value, CLASS, message), CLASS being
@@ -114,7 +117,7 @@ typedef enum ksvc_error {
     KSVC_E_##name = value,
     KSVC_ERROR_LIST_(KSVC_ERROR_ENUM_, ~)
 #undef KSVC_ERROR_ENUM_
-    KSVC_E_LAST_ = -37 /**< one below the lowest code; not an error */
+    KSVC_E_LAST_ = -38 /**< one below the lowest code; not an error */
 } ksvc_error;
 
 /**

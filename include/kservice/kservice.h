@@ -32,7 +32,7 @@ extern "C" {
 /** Major version of these headers. */
 #define KSVC_VERSION_MAJOR 1
 /** Minor version of these headers. */
-#define KSVC_VERSION_MINOR 0
+#define KSVC_VERSION_MINOR 2
 /** Patch version of these headers. */
 #define KSVC_VERSION_PATCH 0
 /** The version as one number: 0xMMmmpp. */
@@ -40,7 +40,7 @@ extern "C" {
     ((KSVC_VERSION_MAJOR << 16) | (KSVC_VERSION_MINOR << 8) |                \
      KSVC_VERSION_PATCH)
 /** The version as text. */
-#define KSVC_VERSION_STRING "1.0.0"
+#define KSVC_VERSION_STRING "1.2.0"
 
 /**
  * The version of the library actually loaded.

@@ -41,8 +41,9 @@ extern "C" {
  *
  * - 1: libkservice 1.0, up to #ksvc_platform::sha256_end;
  * - 2: #ksvc_platform::destroy, #ksvc_platform::reg_list and
- *   #ksvc_platform::lock_mode appended. */
-#define KSVC_PLATFORM_VERSION 2
+ *   #ksvc_platform::lock_mode appended (libkservice 1.1);
+ * - 3: #ksvc_platform::write_access appended (libkservice 1.2). */
+#define KSVC_PLATFORM_VERSION 3
 
 /** Registry value type: a string (`REG_SZ`). */
 #define KSVC_REG_SZ 1u
@@ -279,6 +280,30 @@ typedef struct ksvc_platform {
      * decides whether to go on).  Released by #ksvc_platform::unlock. */
     int (*lock_mode)(const struct ksvc_platform *p, unsigned mode,
                      unsigned timeout_ms);
+
+    /* ---- version 3 (check #ksvc_platform::version first) ---- */
+
+    /** Who besides the administrators may change what decides the kernel
+     * the machine boots.  @p name is a slot file name in the tools folder;
+     * "" is the tools folder itself together with every folder above it
+     * that the backend owns (whoever may write a parent may rename the
+     * child: the mock checks ROOT, `System32` and `lxss` too); NULL is the
+     * registry store of the servicing key (the mock's `registry.reg`, the
+     * Windows key `SOFTWARE\Microsoft\Windows\CurrentVersion\Lxss`).
+     * Links are never followed.
+     *
+     * @p others_may_write receives non-zero when an owner or a grant lets
+     * someone other than the administrators change it; then @p who
+     * receives who and how ("group 'staff' may write (mode 0775)",
+     * "Everyone: write data") and @p fix the command an administrator runs
+     * to fix it, each NUL-terminated and cut to fit.  Otherwise both
+     * receive "".  A name that does not exist is no finding: #KSVC_OK with
+     * @p others_may_write 0.  A backend that cannot tell answers
+     * #KSVC_OK, 0, and may say so in @p who.  An error (the rights could
+     * not be read) is reported as by any method. */
+    int (*write_access)(const struct ksvc_platform *p, const char *name,
+                        unsigned *others_may_write, char *who,
+                        size_t who_size, char *fix, size_t fix_size);
 } ksvc_platform;
 
 #ifdef __cplusplus

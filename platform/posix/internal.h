@@ -14,9 +14,10 @@
  * Every method records what failed and the errno behind it for last_error;
  * the backend makes no policy decision.  Files, by job (the Win32 backend
  * has the same names): platform.c (the table, open, destroy, errors),
- * paths.c, files.c, registry.c, facts.c, lock.c, hash.c; and, of this
- * backend only, machine.c (a new simulated machine), hive.c, hive_parse.c
- * and hive_write.c (the .reg text) and fastcopy.c.
+ * paths.c, files.c, registry.c, facts.c, lock.c, hash.c, rights.c (who
+ * may write); and, of this backend only, machine.c (a new simulated
+ * machine), hive.c, hive_parse.c and hive_write.c (the .reg text) and
+ * fastcopy.c.
  */
 #ifndef KSVC_PX_INTERNAL_H
 #define KSVC_PX_INTERNAL_H
@@ -112,6 +113,7 @@ struct ksvc_file {
 #define backend_sha256_update ksvc__px_sha256_update
 #define backend_stat ksvc__px_stat
 #define backend_unlock ksvc__px_unlock
+#define backend_write_access ksvc__px_write_access
 #define check_slot_name ksvc__px_check_slot_name
 #define finish_open ksvc__px_finish_open
 #define hive_path ksvc__px_hive_path
@@ -205,6 +207,11 @@ int backend_lock_mode(const ksvc_platform *p, unsigned mode,
                              unsigned timeout_ms);
 int backend_lock(const ksvc_platform *p, unsigned timeout_ms);
 int backend_unlock(const ksvc_platform *p);
+
+/* rights.c */
+int backend_write_access(const ksvc_platform *p, const char *name,
+                         unsigned *others_may_write, char *who,
+                         size_t who_size, char *fix, size_t fix_size);
 
 /* hash.c */
 int backend_sha256_begin(const ksvc_platform *p, void **state);

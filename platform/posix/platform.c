@@ -151,6 +151,7 @@ static void fill_table(posix_backend *b)
     t->destroy = backend_destroy;
     t->reg_list = backend_reg_list;
     t->lock_mode = backend_lock_mode;
+    t->write_access = backend_write_access;
 #ifdef KSVC_HAVE_LIBCRYPTO
     t->sha256_begin = backend_sha256_begin;
     t->sha256_update = backend_sha256_update;

@@ -700,6 +700,19 @@ static int m_reg_list(const ksvc_platform *p, const char *key,
     return passed(f, f->inner->reg_list(f->inner, key, fn, arg));
 }
 
+static int m_write_access(const ksvc_platform *p, const char *name,
+                          unsigned *others, char *who, size_t who_size,
+                          char *fix, size_t fix_size)
+{
+    fault_platform *f = of(p);
+    int error;
+
+    if (begin_call(f, FOP_WRITE_ACCESS, name, &error) != PASS)
+        return injected(f, FOP_WRITE_ACCESS, error);
+    return passed(f, f->inner->write_access(f->inner, name, others, who,
+                                            who_size, fix, fix_size));
+}
+
 /* The wrapper's destroy frees the wrapper only: the inner table belongs to
  * whoever made it. */
 static void m_destroy(ksvc_platform *p)
@@ -781,6 +794,8 @@ fault_platform *fault_wrap(const ksvc_platform *inner)
         t->reg_list = m_reg_list;
         t->lock_mode = m_lock_mode;
     }
+    if (t->version >= 3)
+        t->write_access = m_write_access;
     t->name = "fault";
     t->data = f;
     t->last_error = m_last_error;
@@ -946,7 +961,8 @@ const char *fault_op_name(fault_op op)
         "file_size", "file_close", "stat", "rename", "remove", "hard_link",
         "list", "full_path", "reg_read", "reg_write", "reg_key_exists",
         "arch", "elevated", "lock", "unlock", "sha256_begin",
-        "sha256_update", "sha256_end", "reg_list", "lock_mode"};
+        "sha256_update", "sha256_end", "reg_list", "lock_mode",
+        "write_access"};
 
     return op < FOP_COUNT ? names[op] : "?";
 }

@@ -73,6 +73,7 @@ typedef enum fault_op {
     FOP_REG_WRITE, FOP_REG_KEY_EXISTS, FOP_ARCH, FOP_ELEVATED, FOP_LOCK,
     FOP_UNLOCK, FOP_SHA256_BEGIN, FOP_SHA256_UPDATE, FOP_SHA256_END,
     FOP_REG_LIST, FOP_LOCK_MODE, /* table version 2 */
+    FOP_WRITE_ACCESS,            /* table version 3 */
     FOP_COUNT
 } fault_op;
 
