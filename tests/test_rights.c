@@ -1,0 +1,405 @@
+/*
+ * Who may write decides what boots (issue 14 item 7), on the POSIX mock
+ * backend: a tools folder (or a folder above it), a slot file or the
+ * registry file that someone other than the administrators may change is
+ * a problem in status with the command that fixes it; install, rollback,
+ * revert and repair are refused with KSVC_E_INSECURE and change nothing;
+ * the boot path still answers (a machine is never left without a kernel);
+ * after the fix command has run, through /bin/sh, servicing works again.
+ * A table of version 2 has no write_access method and is served as
+ * before.
+ */
+#define _XOPEN_SOURCE 700 /* lstat, lchown, symlink, S_ISVTX */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "machine.h"
+
+#define A "5.10.102.1"
+#define B "5.15.90.1"
+#define C "5.15.153.1"
+
+/* tests/machine_posix.c: ROOT of the machine. */
+const char *test_machine_root(test_machine *m);
+
+typedef struct fixture {
+    test_machine *m;
+    ksvc_platform *p;
+    ksvc_context *ctx;
+    const char *pay_a, *pay_b, *pay_c;
+} fixture;
+
+/* A machine with A then B installed: kernel = B, kernel.rollback = A. */
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+
+    assert_non_null(f);
+    f->m = test_machine_new(NULL);
+    f->p = test_machine_platform(f->m);
+    assert_int_equal(ksvc_open(&f->ctx, f->p, NULL), KSVC_OK);
+    f->pay_a = test_machine_payload(f->m, "A", 1, 4096 + 17);
+    f->pay_b = test_machine_payload(f->m, "B", 2, 8192 + 5);
+    f->pay_c = test_machine_payload(f->m, "C", 3, 3 * 4096);
+    assert_int_equal(ksvc_install(f->ctx, f->pay_a, A, NULL), KSVC_OK);
+    assert_int_equal(ksvc_install(f->ctx, f->pay_b, B, NULL), KSVC_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+
+    ksvc_close(f->ctx);
+    test_machine_free(f->m);
+    free(f);
+    return 0;
+}
+
+/* The path of @p rel below ROOT ("" for ROOT). */
+static void path_of(fixture *f, const char *rel, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s", test_machine_root(f->m), rel[0] ? "/" : "",
+             rel);
+}
+
+static void chmod_add(const char *path, mode_t bits)
+{
+    struct stat st;
+
+    assert_int_equal(lstat(path, &st), 0);
+    assert_int_equal(chmod(path, (st.st_mode & 07777) | bits), 0);
+}
+
+/* The status problem about write access, or NULL. */
+static const char *rights_problem(fixture *f)
+{
+    ksvc_status s = KSVC_STATUS_INIT;
+    size_t i;
+
+    assert_int_equal(ksvc_status_get(f->ctx, &s), KSVC_OK);
+    for (i = 0; i < s.problem_count; i++)
+        if (strstr(s.problems[i], "other than the administrators"))
+            return s.problems[i];
+    return NULL;
+}
+
+/* Run the command the refusal's detail ends with, through /bin/sh. */
+static void run_fix_from_detail(fixture *f)
+{
+    const char *detail = ksvc_error_detail(f->ctx);
+    const char *cmd = strstr(detail, "retry: ");
+
+    assert_non_null(cmd);
+    cmd += strlen("retry: ");
+    assert_int_equal(system(cmd), 0);
+}
+
+/* Every operation that chooses what boots is refused with KSVC_E_INSECURE
+ * naming @p path and @p fix_word, and leaves the machine as it was. */
+static void changes_refused(fixture *f, const char *path, const char *fix_word)
+{
+    char *before = test_machine_snapshot(f->m), *after;
+    char boot[4096];
+
+    assert_int_equal(ksvc_install(f->ctx, f->pay_c, C, NULL),
+                     KSVC_E_INSECURE);
+    assert_non_null(strstr(ksvc_error_detail(f->ctx), path));
+    assert_non_null(strstr(ksvc_error_detail(f->ctx), fix_word));
+    assert_int_equal(ksvc_install_check(f->ctx, f->pay_c, C, NULL),
+                     KSVC_E_INSECURE);
+    assert_int_equal(ksvc_rollback(f->ctx), KSVC_E_INSECURE);
+    assert_int_equal(ksvc_repair(f->ctx), KSVC_E_INSECURE);
+    assert_int_equal(ksvc_error_class_of(KSVC_E_INSECURE),
+                     KSVC_ERROR_CLASS_REFUSED);
+    /* A world-writable kernel still boots: status says what is wrong. */
+    assert_int_equal(ksvc_boot_path(f->ctx, boot, sizeof boot), KSVC_OK);
+    assert_non_null(strstr(boot, "/kernel"));
+    after = test_machine_snapshot(f->m);
+    assert_string_equal(after, before);
+    free(before);
+    free(after);
+}
+
+/* After the fix the problem is gone and an install goes through. */
+static void fixed_then_installs(fixture *f)
+{
+    ksvc_status s = KSVC_STATUS_INIT;
+
+    assert_int_equal(ksvc_install(f->ctx, f->pay_c, C, NULL),
+                     KSVC_E_INSECURE);
+    run_fix_from_detail(f);
+    assert_null(rights_problem(f));
+    assert_int_equal(ksvc_install(f->ctx, f->pay_c, C, NULL), KSVC_OK);
+    assert_int_equal(ksvc_status_get(f->ctx, &s), KSVC_OK);
+    assert_string_equal(s.kernel.kernel_version, C);
+    assert_string_equal(s.rollback.kernel_version, B);
+}
+
+/* One place others may write, by group or by everyone. */
+static void writable_by_others(void **state, const char *rel, mode_t bits,
+                               const char *who)
+{
+    fixture *f = *state;
+    char path[4096], quoted[4200];
+    const char *problem;
+
+    path_of(f, rel, path, sizeof path);
+    assert_null(rights_problem(f));
+    chmod_add(path, bits);
+    problem = rights_problem(f);
+    assert_non_null(problem);
+    assert_non_null(strstr(problem, path));
+    assert_non_null(strstr(problem, who));
+    snprintf(quoted, sizeof quoted, "chmod go-w '%s'", path);
+    assert_non_null(strstr(problem, quoted));
+    changes_refused(f, path, quoted);
+    fixed_then_installs(f);
+}
+
+#define TOOLS "System32/lxss/tools"
+
+static void tools_group_writable(void **state)
+{
+    writable_by_others(state, TOOLS, S_IWGRP, "may write (mode 0775)");
+}
+
+static void tools_world_writable_sticky(void **state)
+{
+    /* A sticky bit still lets everyone add a name (a missing kernel). */
+    writable_by_others(state, TOOLS, S_IWOTH | S_ISVTX,
+                       "everyone may write (mode 1757)");
+}
+
+static void root_world_writable(void **state)
+{
+    writable_by_others(state, "", S_IWOTH, "everyone may write");
+}
+
+static void system32_group_writable(void **state)
+{
+    writable_by_others(state, "System32", S_IWGRP, "may write");
+}
+
+static void lxss_world_writable(void **state)
+{
+    writable_by_others(state, "System32/lxss", S_IWGRP | S_IWOTH,
+                       "and everyone else may write");
+}
+
+static void kernel_world_writable(void **state)
+{
+    writable_by_others(state, TOOLS "/kernel", S_IWOTH,
+                       "everyone may write (mode 0646)");
+}
+
+static void rollback_group_writable(void **state)
+{
+    writable_by_others(state, TOOLS "/kernel.rollback", S_IWGRP,
+                       "may write (mode 0664)");
+}
+
+static void registry_world_writable(void **state)
+{
+    writable_by_others(state, "registry.reg", S_IWOTH, "everyone may write");
+}
+
+/* Owned by another user: that user may chmod it at will.  Needs root. */
+static void owned_by_another_user(void **state, const char *rel)
+{
+    fixture *f = *state;
+    char path[4096], chown_fix[8300];
+    const char *problem;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "[  SKIPPED ] chown of %s needs root\n", rel);
+        skip();
+    }
+    path_of(f, rel, path, sizeof path);
+    assert_int_equal(lchown(path, 54321, (gid_t)-1), 0);
+    problem = rights_problem(f);
+    assert_non_null(problem);
+    assert_non_null(strstr(problem, "owned by uid 54321"));
+    snprintf(chown_fix, sizeof chown_fix,
+             "chown root:root '%s' && chmod go-w '%s'", path, path);
+    assert_non_null(strstr(problem, chown_fix));
+    changes_refused(f, path, chown_fix);
+    fixed_then_installs(f);
+}
+
+static void tools_owned_by_another_user(void **state)
+{
+    owned_by_another_user(state, TOOLS);
+}
+
+static void kernel_owned_by_another_user(void **state)
+{
+    owned_by_another_user(state, TOOLS "/kernel");
+}
+
+static void registry_owned_by_another_user(void **state)
+{
+    owned_by_another_user(state, "registry.reg");
+}
+
+/* A rolled-back machine's revert boots `kernel` again: refused too. */
+static void revert_refused(void **state)
+{
+    fixture *f = *state;
+    char path[4096];
+    char *before, *after;
+
+    assert_int_equal(ksvc_rollback(f->ctx), KSVC_OK);
+    path_of(f, TOOLS, path, sizeof path);
+    chmod_add(path, S_IWOTH);
+    before = test_machine_snapshot(f->m);
+    assert_int_equal(ksvc_revert_rollback(f->ctx), KSVC_E_INSECURE);
+    after = test_machine_snapshot(f->m);
+    assert_string_equal(after, before);
+    run_fix_from_detail(f);
+    assert_int_equal(ksvc_revert_rollback(f->ctx), KSVC_OK);
+    free(before);
+    free(after);
+}
+
+/* A standard user's status names the problem too; reads never refuse. */
+static void standard_user_sees_it(void **state)
+{
+    fixture *f = *state;
+    char path[4096], boot[4096];
+
+    path_of(f, "registry.reg", path, sizeof path);
+    chmod_add(path, S_IWOTH);
+    test_machine_set_elevated(f->m, 0);
+    assert_non_null(rights_problem(f));
+    assert_int_equal(ksvc_boot_path(f->ctx, boot, sizeof boot), KSVC_OK);
+    test_machine_set_elevated(f->m, 1);
+}
+
+/* The tools folder the backend makes has the rights the check wants,
+ * whatever the umask. */
+static void created_tools_folder_is_safe(void **state)
+{
+    fixture *f = *state;
+    char path[4096];
+    struct stat st;
+    mode_t old = umask(0);
+
+    ksvc_close(f->ctx);
+    f->ctx = NULL;
+    test_machine_remove_file_by_hand(f->m, "kernel");
+    test_machine_remove_file_by_hand(f->m, "kernel.rollback");
+    test_machine_remove_tools_by_hand(f->m);
+    assert_int_equal(ksvc_open(&f->ctx, f->p, NULL), KSVC_OK);
+    assert_int_equal(ksvc_install(f->ctx, f->pay_c, C, NULL), KSVC_OK);
+    umask(old);
+    path_of(f, TOOLS, path, sizeof path);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_int_equal(st.st_mode & (S_IWGRP | S_IWOTH), 0);
+    assert_true(st.st_uid == 0 || st.st_uid == geteuid());
+    assert_null(rights_problem(f));
+}
+
+/* A version 2 table (no write_access) is served as before: nothing is
+ * checked, nothing refused; one of version 3 must have the method. */
+static void version_2_table_is_not_checked(void **state)
+{
+    fixture *f = *state;
+    size_t v2_size = offsetof(ksvc_platform, write_access);
+    unsigned char *v2 = malloc(v2_size);
+    ksvc_platform full;
+    ksvc_context *ctx = NULL;
+    char path[4096];
+
+    assert_non_null(v2);
+    path_of(f, TOOLS, path, sizeof path);
+    chmod_add(path, S_IWOTH);
+    memcpy(&full, f->p, sizeof full);
+    full.version = 2;
+    memcpy(v2, &full, v2_size);
+    assert_int_equal(ksvc_open(&ctx, (ksvc_platform *)(void *)v2, NULL),
+                     KSVC_OK);
+    assert_int_equal(ksvc_install(ctx, f->pay_c, C, NULL), KSVC_OK);
+    ksvc_close(ctx);
+    free(v2);
+
+    memcpy(&full, f->p, sizeof full);
+    full.write_access = NULL;
+    assert_int_equal(ksvc_open(&ctx, &full, NULL), KSVC_E_INVALID_ARGUMENT);
+    assert_null(ctx);
+}
+
+/* The backend's answer itself: a missing name is no finding; "" is the
+ * chain of folders, NULL the registry file. */
+static void backend_answers(void **state)
+{
+    fixture *f = *state;
+    unsigned others = 7;
+    char who[512] = "x", fix[512] = "x", path[4096];
+
+    assert_int_equal(f->p->write_access(f->p, "no-such-file", &others, who,
+                                        sizeof who, fix, sizeof fix),
+                     KSVC_OK);
+    assert_int_equal(others, 0);
+    assert_string_equal(who, "");
+    assert_string_equal(fix, "");
+    assert_int_equal(f->p->write_access(f->p, "a/b", &others, who,
+                                        sizeof who, fix, sizeof fix),
+                     KSVC_E_INVALID_ARGUMENT);
+    path_of(f, "System32", path, sizeof path);
+    chmod_add(path, S_IWGRP);
+    assert_int_equal(f->p->write_access(f->p, "", &others, who, sizeof who,
+                                        fix, sizeof fix),
+                     KSVC_OK);
+    assert_int_equal(others, 1);
+    assert_non_null(strstr(who, path));
+    assert_int_equal(f->p->write_access(f->p, NULL, &others, who, sizeof who,
+                                        fix, sizeof fix),
+                     KSVC_OK);
+    assert_int_equal(others, 0);
+    /* A symbolic link is judged by what stands there, never followed. */
+    path_of(f, TOOLS "/link", path, sizeof path);
+    assert_int_equal(symlink("/tmp", path), 0);
+    assert_int_equal(f->p->write_access(f->p, "link", &others, who,
+                                        sizeof who, fix, sizeof fix),
+                     KSVC_OK);
+    assert_int_equal(others, 0);
+    assert_int_equal(unlink(path), 0);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(tools_group_writable),
+        T(tools_world_writable_sticky),
+        T(root_world_writable),
+        T(system32_group_writable),
+        T(lxss_world_writable),
+        T(kernel_world_writable),
+        T(rollback_group_writable),
+        T(registry_world_writable),
+        T(tools_owned_by_another_user),
+        T(kernel_owned_by_another_user),
+        T(registry_owned_by_another_user),
+        T(revert_refused),
+        T(standard_user_sees_it),
+        T(created_tools_folder_is_safe),
+        T(version_2_table_is_not_checked),
+        T(backend_answers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
