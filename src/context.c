@@ -449,6 +449,7 @@ static void fill_status(ksvc_context *ctx, const ksvc__snapshot *snap,
 {
     const ksvc__slot_view *boot;
     ksvc__plan *plan = malloc(sizeof *plan);
+    size_t i;
 
     describe_slot(snap, &snap->kernel, &snap->st.kernel, &s->kernel);
     describe_slot(snap, &snap->rollback, &snap->st.rollback, &s->rollback);
@@ -479,6 +480,8 @@ static void fill_status(ksvc_context *ctx, const ksvc__snapshot *snap,
         free(plan);
     }
     fill_trial(snap, s);
+    for (i = 0; i < snap->rights_count; i++)
+        s->others_may_write |= snap->rights[i].bit;
     list_problems(ctx, snap, s);
 }
 
@@ -510,6 +513,7 @@ int ksvc_status_get(ksvc_context *ctx, ksvc_status *status)
     keep = status->version == 1   ? offsetof(ksvc_status, kernel_image_version)
            : status->version == 2 ? offsetof(ksvc_status, kernel_class)
            : status->version == 3 ? offsetof(ksvc_status, on_trial)
+           : status->version == 4 ? offsetof(ksvc_status, others_may_write)
                                   : sizeof s;
     s.version = status->version;
     memcpy(status, &s, keep);

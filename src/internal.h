@@ -331,6 +331,7 @@ typedef struct ksvc__slot_view {
  * what boots (platform table version 3, write_access). */
 typedef struct ksvc__rights_finding {
     const char *what;  /* "the tools folder", "the kernel file kernel", ... */
+    unsigned bit;      /* KSVC_OTHERS_MAY_WRITE_* */
     char who[1024];    /* the backend's who and how, naming the path */
     char fix[1536];    /* the command that fixes it */
 } ksvc__rights_finding;

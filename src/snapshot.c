@@ -226,7 +226,7 @@ static void flag_names_bad(ksvc__snapshot *snap)
 /* Ask the backend who may write @p name (see platform.h); a finding is
  * kept under @p what. */
 static int rights_of(ksvc_context *ctx, ksvc__snapshot *snap,
-                     const char *name, const char *what)
+                     const char *name, const char *what, unsigned bit)
 {
     ksvc__rights_finding *r = &snap->rights[snap->rights_count];
     unsigned others = 0;
@@ -239,6 +239,7 @@ static int rights_of(ksvc_context *ctx, ksvc__snapshot *snap,
         return KSVC_OK;
     r->who[sizeof r->who - 1] = r->fix[sizeof r->fix - 1] = '\0';
     r->what = what;
+    r->bit = bit;
     snap->rights_count++;
     return KSVC_OK;
 }
@@ -252,15 +253,19 @@ static int load_rights(ksvc_context *ctx, ksvc__snapshot *snap)
 
     if (ctx->p->version < 3)
         return KSVC_OK;
-    err = rights_of(ctx, snap, "", "the tools folder");
+    err = rights_of(ctx, snap, "", "the tools folder",
+                    KSVC_OTHERS_MAY_WRITE_TOOLS);
     if (!err && snap->kernel.info.kind != KSVC_FILE_NONE)
         err = rights_of(ctx, snap, KSVC__F_KERNEL,
-                        "the kernel file " KSVC__F_KERNEL);
+                        "the kernel file " KSVC__F_KERNEL,
+                        KSVC_OTHERS_MAY_WRITE_KERNEL);
     if (!err && snap->rollback.info.kind != KSVC_FILE_NONE)
         err = rights_of(ctx, snap, KSVC__F_ROLLBACK,
-                        "the kernel file " KSVC__F_ROLLBACK);
+                        "the kernel file " KSVC__F_ROLLBACK,
+                        KSVC_OTHERS_MAY_WRITE_ROLLBACK);
     if (!err)
-        err = rights_of(ctx, snap, NULL, "the registry");
+        err = rights_of(ctx, snap, NULL, "the registry",
+                        KSVC_OTHERS_MAY_WRITE_REGISTRY);
     return err;
 }
 

@@ -328,6 +328,26 @@ static void json_trial(const ksvc_status *st)
     putchar('}');
 }
 
+/* What someone other than the administrators may change, by name. */
+static void json_others_may_write(unsigned set)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{KSVC_OTHERS_MAY_WRITE_TOOLS, "tools_folder"},
+                 {KSVC_OTHERS_MAY_WRITE_KERNEL, "kernel"},
+                 {KSVC_OTHERS_MAY_WRITE_ROLLBACK, "kernel.rollback"},
+                 {KSVC_OTHERS_MAY_WRITE_REGISTRY, "registry"}};
+    const char *found[4];
+    size_t i, count = 0;
+
+    for (i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (set & names[i].bit)
+            found[count++] = names[i].name;
+    fputs(",\"others_may_write\":", stdout);
+    json_string_array(found, count);
+}
+
 static const char *slot_name(ksvc_slot slot)
 {
     switch (slot) {
@@ -364,6 +384,7 @@ static void print_status_json(const ksvc_status *st)
            json_bool(st->restart_required));
     json_string_array(st->problems, st->problem_count);
     json_trial(st);
+    json_others_may_write(st->others_may_write);
     fputs("}\n", stdout);
 }
 

@@ -461,19 +461,39 @@ typedef struct ksvc_status {
     char auto_rollback_reason[256];
     /** When, as ISO 8601 UTC (`2026-12-01T22:15:30Z`), or "". */
     char auto_rollback_time[32];
+    /* ---- version 5 ---- */
+    /** What someone other than the administrators may change, a set of
+     * #KSVC_OTHERS_MAY_WRITE_TOOLS and the like (0: nothing; always 0 with
+     * a platform table older than version 3, which cannot tell).  While
+     * it is not 0, install, rollback, revert and repair are refused with
+     * #KSVC_E_INSECURE; @c problems says who and the command that fixes
+     * it. */
+    unsigned others_may_write;
 } ksvc_status;
+
+/** ksvc_status::others_may_write: the tools folder, or a folder above it
+ * whose writer could rename it. */
+#define KSVC_OTHERS_MAY_WRITE_TOOLS 0x1u
+/** ksvc_status::others_may_write: the file `kernel`. */
+#define KSVC_OTHERS_MAY_WRITE_KERNEL 0x2u
+/** ksvc_status::others_may_write: the file `kernel.rollback`. */
+#define KSVC_OTHERS_MAY_WRITE_ROLLBACK 0x4u
+/** ksvc_status::others_may_write: the registry store of the servicing key
+ * (the Lxss key; the mock's `registry.reg`). */
+#define KSVC_OTHERS_MAY_WRITE_REGISTRY 0x8u
 
 /** Current version of ::ksvc_status.  A caller built for version 1 passes
  * 1 and gets the fields up to @c problems only; version 2 up to
- * @c rollback_image_version; version 3 up to @c rollback_holds_bad. */
-#define KSVC_STATUS_VERSION 4
+ * @c rollback_image_version; version 3 up to @c rollback_holds_bad;
+ * version 4 up to @c auto_rollback_time. */
+#define KSVC_STATUS_VERSION 5
 /** Initialiser for ::ksvc_status. */
 #define KSVC_STATUS_INIT                                                     \
     { KSVC_STATUS_VERSION, 0, { 0, 0, 0, 0, 0, { 0 }, { 0 } },               \
       { 0, 0, 0, 0, 0, { 0 }, { 0 } }, 0, { 0 }, KSVC_SLOT_NONE, 0, 0, NULL, \
       0, NULL, { 0 }, { 0 }, KSVC_SLOT_CLASS_MISSING,                        \
       KSVC_SLOT_CLASS_MISSING, { 0 }, { 0 }, 0, 0, 0, 0u, 0u, 0, { 0 },      \
-      { 0 } }
+      { 0 }, 0u }
 
 /**
  * Describe both slots (with their ::ksvc_slot_class), the rollback state,

@@ -20,13 +20,34 @@ static HANDLE open_no_follow(const wchar_t *path, DWORD access)
                           NULL);
 }
 
-/* Create @path and its missing parents (as far as the volume root). */
+/* Make one folder with the rights the write-access check wants (see
+ * secure_folder_attributes): owned by Administrators when the caller may
+ * give it that owner, else by the caller's default owner. */
+static BOOL create_secure_folder(const wchar_t *path, int with_owner)
+{
+    SECURITY_ATTRIBUTES sa;
+    DWORD err;
+    BOOL ok;
+
+    if (!secure_folder_attributes(&sa, with_owner))
+        return FALSE;
+    ok = os_CreateDirectoryW(path, &sa);
+    err = GetLastError();
+    LocalFree(sa.lpSecurityDescriptor);
+    if (!ok && err == ERROR_INVALID_OWNER && with_owner)
+        return create_secure_folder(path, 0);
+    SetLastError(err);
+    return ok;
+}
+
+/* Create @path and its missing parents (as far as the volume root), each
+ * with the rights of create_secure_folder. */
 BOOL create_folders(wchar_t *path)
 {
     wchar_t *sep;
     BOOL ok;
 
-    if (os_CreateDirectoryW(path, NULL))
+    if (create_secure_folder(path, 1))
         return TRUE;
     if (GetLastError() == ERROR_ALREADY_EXISTS)
         return TRUE;
@@ -40,7 +61,7 @@ BOOL create_folders(wchar_t *path)
     *sep = L'\\';
     if (!ok)
         return FALSE;
-    if (os_CreateDirectoryW(path, NULL))
+    if (create_secure_folder(path, 1))
         return TRUE;
     return GetLastError() == ERROR_ALREADY_EXISTS;
 }

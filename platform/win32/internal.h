@@ -9,8 +9,8 @@
  * backend makes no policy decision: it answers the core's questions and
  * reports the OS error behind every failure.  Files, by job (the POSIX
  * backend has the same names): platform.c (the table, open, destroy,
- * errors), files.c, registry.c, facts.c, lock.c, hash.c; and, of this
- * backend only, syscalls.c (the call table) and paths.c (text and paths).
+ * errors), files.c, registry.c, facts.c, lock.c, hash.c, rights.c (who
+ * may write); and, of this backend only, syscalls.c (the call table) and paths.c (text and paths).
  */
 #ifndef KSVC_W32_INTERNAL_H
 #define KSVC_W32_INTERNAL_H
@@ -19,7 +19,9 @@
 #define WIN32_LEAN_AND_MEAN
 #endif
 #include <windows.h>
+#include <aclapi.h>
 #include <bcrypt.h>
+#include <sddl.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -100,6 +102,11 @@ struct syscall {
 #define os_AllocateAndInitializeSid OS(AllocateAndInitializeSid)
 #define os_CheckTokenMembership OS(CheckTokenMembership)
 #define os_FreeSid OS(FreeSid)
+#define os_GetSecurityInfo OS(GetSecurityInfo)
+#define os_GetAce OS(GetAce)
+#define os_ConvertSidToStringSidA OS(ConvertSidToStringSidA)
+#define os_ConvertStringSecurityDescriptorToSecurityDescriptorW                \
+    OS(ConvertStringSecurityDescriptorToSecurityDescriptorW)
 #define os_BCryptOpenAlgorithmProvider OS(BCryptOpenAlgorithmProvider)
 #define os_BCryptCloseAlgorithmProvider OS(BCryptCloseAlgorithmProvider)
 #define os_BCryptCreateHash OS(BCryptCreateHash)
@@ -150,6 +157,8 @@ struct ksvc_file {
 #define fail_last ksvc__w32_fail_last
 #define fail_reg ksvc__w32_fail_reg
 #define full_path_of ksvc__w32_full_path_of
+#define reg_path ksvc__w32_reg_path
+#define secure_folder_attributes ksvc__w32_secure_folder_attributes
 #define map_error ksvc__w32_map_error
 #define syscalls ksvc__w32_syscalls
 #define syscalls_resolve ksvc__w32_syscalls_resolve
@@ -181,6 +190,7 @@ struct ksvc_file {
 #define w32_sha256_update ksvc__w32_sha256_update
 #define w32_stat ksvc__w32_stat
 #define w32_unlock ksvc__w32_unlock
+#define w32_write_access ksvc__w32_write_access
 #define wide_concat ksvc__w32_wide_concat
 #define wide_from_utf8 ksvc__w32_wide_from_utf8
 
@@ -230,6 +240,8 @@ int w32_full_path(const ksvc_platform *p, const char *name, char *buf,
                          size_t size);
 
 /* registry.c */
+/* The wide path below the hive of the core's @p key (`SOFTWARE\...`). */
+int reg_path(backend *b, const char *key, wchar_t **out);
 int w32_reg_read(const ksvc_platform *p, const char *key,
                         const char *name, uint32_t *type, void *buf,
                         size_t *size);
@@ -243,6 +255,16 @@ int w32_reg_key_exists(const ksvc_platform *p, const char *key,
 /* facts.c */
 int w32_arch(const ksvc_platform *p, ksvc_arch *arch);
 int w32_elevated(const ksvc_platform *p, int *elevated);
+
+/* rights.c */
+int w32_write_access(const ksvc_platform *p, const char *name,
+                     unsigned *others_may_write, char *who, size_t who_size,
+                     char *fix, size_t fix_size);
+/* Fill @p sa with the security of a folder the backend makes (SYSTEM and
+ * Administrators full, Users read, nothing inherited; owner Administrators
+ * when @p with_owner); free sa->lpSecurityDescriptor with LocalFree.
+ * FALSE with GetLastError() set when it cannot be built. */
+BOOL secure_folder_attributes(SECURITY_ATTRIBUTES *sa, int with_owner);
 
 /* hash.c */
 int w32_sha256_begin(const ksvc_platform *p, void **state);

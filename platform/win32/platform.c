@@ -336,6 +336,7 @@ KSVC_API int ksvc_win32_open(ksvc_platform **out,
     b->table.destroy = w32_destroy;
     b->table.reg_list = w32_reg_list;
     b->table.lock_mode = w32_lock_mode;
+    b->table.write_access = w32_write_access;
     b->table.sha256_begin = w32_sha256_begin;
     b->table.sha256_update = w32_sha256_update;
     b->table.sha256_end = w32_sha256_end;

@@ -12,8 +12,9 @@
 /* Registry access: always the 64-bit view, whatever this process is. */
 #define REG_VIEW KEY_WOW64_64KEY
 
-/* The wide path below the hive of the core's @key (`SOFTWARE\...`). */
-static int reg_path(backend *b, const char *key, wchar_t **out)
+/* The wide path below the hive of the core's @key (`SOFTWARE\...`); the
+ * write-access check (rights.c) opens the servicing key through it too. */
+int reg_path(backend *b, const char *key, wchar_t **out)
 {
     wchar_t *wkey, *joined;
     size_t len;

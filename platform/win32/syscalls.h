@@ -69,6 +69,14 @@
        DWORD, DWORD, DWORD, PSID *))                                          \
     X(CheckTokenMembership, BOOL, (HANDLE, PSID, PBOOL))                      \
     X(FreeSid, PVOID, (PSID))                                                 \
+    /* who may write (rights.c) */                                            \
+    X(GetSecurityInfo, DWORD,                                                 \
+      (HANDLE, SE_OBJECT_TYPE, SECURITY_INFORMATION, PSID *, PSID *, PACL *,  \
+       PACL *, PSECURITY_DESCRIPTOR *))                                       \
+    X(GetAce, BOOL, (PACL, DWORD, LPVOID *))                                  \
+    X(ConvertSidToStringSidA, BOOL, (PSID, LPSTR *))                          \
+    X(ConvertStringSecurityDescriptorToSecurityDescriptorW, BOOL,             \
+      (LPCWSTR, DWORD, PSECURITY_DESCRIPTOR *, PULONG))                       \
     /* hashing (CNG) */                                                       \
     X(BCryptOpenAlgorithmProvider, NTSTATUS,                                  \
       (BCRYPT_ALG_HANDLE *, LPCWSTR, LPCWSTR, ULONG))                         \

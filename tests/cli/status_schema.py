@@ -28,6 +28,7 @@ EXAMPLE = {
                  "intact": False, "bad": False, "size": 0, "sha256": None},
     "rolled_back": False, "rolled_back_from": None, "effective": "kernel",
     "bad_versions": ["5.15.121.1"], "restart_required": True, "problems": [],
+    "others_may_write": ["tools_folder", "registry"],
 }
 
 
@@ -67,7 +68,9 @@ def self_test(schema):
                    lambda d: d["kernel"].__setitem__("sha256", "xyz"),
                    lambda d: d.__setitem__("rolled_back", "no"),
                    lambda d: d["rollback"].__setitem__("image_version", "not a version"),
-                   lambda d: d.__setitem__("bad_versions", "5.15.121.1")):
+                   lambda d: d.__setitem__("bad_versions", "5.15.121.1"),
+                   lambda d: d.__setitem__("others_may_write", ["System32"]),
+                   lambda d: d.__setitem__("others_may_write", ["kernel", "kernel"])):
         document = copy.deepcopy(EXAMPLE)
         mutate(document)
         broken.append(document)
