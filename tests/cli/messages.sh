@@ -5,7 +5,8 @@
 # created); COMMAND --help (that usage, exit 0); the lock wait (its line on
 # stderr, --lock-timeout, 0 = fail at once); a wrong --root (names the path,
 # suggests init-mock); init-mock over a machine (says how to start over);
-# make-kernel's refusals.
+# make-kernel's refusals; a tools folder others may write (status names
+# it with the fix, install and rollback exit 3 and print it).
 #
 #   sh messages.sh PATH/TO/kservice
 set -eu
@@ -192,5 +193,30 @@ release_lock
 step "no line when the lock is free"
 run 0 --root "$ROOT" status
 [ ! -s "$ERR" ] || fail "status wrote on stderr with the lock free"
+
+# ---------------------------------------------------------------------------
+step "a tools folder everyone may write: status names it, install refused with the fix"
+TOOLS=$ROOT/System32/lxss/tools
+run 0 make-kernel 5.15.1.1 "$WORK/A.img"
+run 0 --root "$ROOT" install "$WORK/A.img"
+chmod o+w "$TOOLS"
+run 0 --root "$ROOT" status
+stdout_line "Problem: Someone other than the administrators may change the tools folder, and so choose the kernel this machine boots: $TOOLS: everyone may write (mode 0757); install, rollback, revert and repair are refused until an administrator runs: chmod go-w '$TOOLS'"
+run 0 --root "$ROOT" status --json
+grep -qF '"others_may_write":["tools_folder"]' "$OUT" ||
+    fail "status --json does not list the tools folder in others_may_write"
+run 0 make-kernel 5.15.2.1 "$WORK/B.img"
+cp "$ROOT/registry.reg" "$WORK/hive.before"
+run 3 --root "$ROOT" install "$WORK/B.img"
+stderr_line "kservice: someone other than the administrators may change the kernel files or their record"
+stderr_line "kservice: someone other than the administrators may change the tools folder ($TOOLS: everyone may write (mode 0757)), and so choose the kernel this machine boots; nothing was changed. Fix it, then retry: chmod go-w '$TOOLS'"
+cmp -s "$ROOT/registry.reg" "$WORK/hive.before" || fail "a refused install changed the hive"
+run 3 --root "$ROOT" rollback
+run 0 --root "$ROOT" boot-path
+stdout_line "$TOOLS/kernel"
+chmod go-w "$TOOLS"
+run 0 --root "$ROOT" install "$WORK/B.img"
+run 0 --root "$ROOT" status --json
+grep -qF '"others_may_write":[]' "$OUT" || fail "others_may_write is not empty after the fix"
 
 echo "all message checks passed"
