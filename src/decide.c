@@ -508,6 +508,11 @@ void ksvc__decide_reconcile(const ksvc__snapshot *snap, ksvc__plan *plan)
             plan->write_state = 1;
         }
     }
+    /* A file someone else may have put there is not vouched for: it stays
+     * foreign (and still boots, as any foreign kernel) until the rights
+     * are fixed. */
+    if (snap->rights_count > 0)
+        return;
     adopt_if_good(snap, &snap->kernel, plan);
     adopt_if_good(snap, &snap->rollback, plan);
 }

@@ -39,6 +39,7 @@
 
 #include <cmocka.h>
 
+#include "fault/kimage.h"
 #include "machine.h"
 #ifdef _WIN32
 #include "machine_win32.h"
@@ -606,6 +607,34 @@ static void standard_user_sees_it(void **state)
     assert_int_equal(s.others_may_write, 0);
 }
 
+/* A kernel someone else may have put there is never vouched for: it
+ * stays foreign (and boots, as any foreign kernel does) until the rights
+ * are fixed; then the administrator's open adopts it. */
+static void no_adoption_while_others_may_write(void **state)
+{
+    fixture *f = *state;
+    ksvc_status s = KSVC_STATUS_INIT;
+    char kernel[4096], boot[4096];
+
+    assert_int_equal(f->p->full_path(f->p, "kernel", kernel, sizeof kernel),
+                     KSVC_OK);
+    make_tools_writable(f);
+    test_machine_remove_file_by_hand(f->m, "kernel");
+    assert_int_equal(kimage_write(kernel, KSVC_ARCH_X64, C, 7, 3 * 4096), 0);
+    ksvc_close(f->ctx);
+    assert_int_equal(ksvc_open(&f->ctx, f->p, NULL), KSVC_OK);
+    assert_int_equal(ksvc_status_get(f->ctx, &s), KSVC_OK);
+    assert_int_equal(s.kernel_class, KSVC_SLOT_CLASS_FOREIGN);
+    assert_string_equal(s.kernel_holds, C);
+    assert_int_equal(ksvc_boot_path(f->ctx, boot, sizeof boot), KSVC_OK);
+    fix_tools(f);
+    ksvc_close(f->ctx);
+    assert_int_equal(ksvc_open(&f->ctx, f->p, NULL), KSVC_OK);
+    assert_int_equal(ksvc_status_get(f->ctx, &s), KSVC_OK);
+    assert_int_equal(s.kernel_class, KSVC_SLOT_CLASS_VERIFIED);
+    assert_string_equal(s.kernel.kernel_version, C);
+}
+
 /* A version 2 table (no write_access) is served as before: nothing is
  * checked, nothing refused; one of version 3 must have the method. */
 static void version_2_table_is_not_checked(void **state)
@@ -645,6 +674,7 @@ int main(void)
         BACKEND_TESTS,
         T(revert_refused),
         T(standard_user_sees_it),
+        T(no_adoption_while_others_may_write),
         T(version_2_table_is_not_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
