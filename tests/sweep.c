@@ -6,7 +6,6 @@ void run_reference(const scenario *s, reference *r)
     scn_world *w, *probe = scn_world_new(s);
     scn_servicer sv;
     const char *why;
-    unsigned k;
     int rc;
 
     /* Checking opens the machine, and an open may record what others did:
@@ -24,10 +23,7 @@ void run_reference(const scenario *s, reference *r)
                  ksvc_error_name(rc), ksvc_error_detail(sv.ctx));
     r->calls = fault_calls(sv.fault);
     r->commit = scn_commit_call(sv.fault);
-    r->ops = calloc(r->calls + 1, sizeof *r->ops);
-    assert_non_null(r->ops);
-    for (k = 1; k <= r->calls; k++)
-        r->ops[k - 1] = fault_op_of_call(sv.fault, k);
+    r->ops = fault_ops_of_calls(sv.fault);
     why = scn_check_order(sv.fault);
     if (why)
         fail_msg("%s: durability order: %s", s->name, why);

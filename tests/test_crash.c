@@ -181,16 +181,13 @@ static unsigned calls_after_lost_sync(const scenario *s, unsigned k,
 {
     scn_world *w = scn_world_new(s);
     scn_servicer sv;
-    unsigned calls, i;
+    unsigned calls;
 
     scn_servicer_open(w, &sv, s->no_hard_links);
     fault_plan(sv.fault, FAULT_EFFECT_LOST, k, KSVC_E_IO, 0);
     (void)s->op(w, sv.ctx);
     calls = fault_calls(sv.fault);
-    *ops = calloc(calls + 1, sizeof **ops);
-    assert_non_null(*ops);
-    for (i = 1; i <= calls; i++)
-        (*ops)[i - 1] = fault_op_of_call(sv.fault, i);
+    *ops = fault_ops_of_calls(sv.fault);
     scn_servicer_close(&sv);
     scn_world_free(w);
     return calls;
@@ -307,11 +304,7 @@ static unsigned crash_in_recovery(const scenario *s, const reference *r,
         ksvc_close(ctx);
     calls = fault_calls(f);
     if (!j) {
-        unsigned i;
-        *ops = calloc(calls + 1, sizeof **ops);
-        assert_non_null(*ops);
-        for (i = 1; i <= calls; i++)
-            (*ops)[i - 1] = fault_op_of_call(f, i);
+        *ops = fault_ops_of_calls(f);
         fault_free(f);
         test_machine_platform_close(inner);
         scn_world_free(w);

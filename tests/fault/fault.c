@@ -922,6 +922,16 @@ fault_op fault_op_of_call(const fault_platform *f, unsigned k)
     return (fault_op)f->ops[k - 1];
 }
 
+fault_op *fault_ops_of_calls(const fault_platform *f)
+{
+    fault_op *ops = xmalloc((f->calls + 1) * sizeof *ops);
+    unsigned k;
+
+    for (k = 1; k <= f->calls; k++)
+        ops[k - 1] = (fault_op)f->ops[k - 1];
+    return ops;
+}
+
 size_t fault_event_count(const fault_platform *f)
 {
     return f->event_count;

@@ -145,6 +145,9 @@ unsigned fault_calls(const fault_platform *f);
 int fault_fired(const fault_platform *f);
 /* The method of call number k (0 when not seen yet); FOP_COUNT if unknown. */
 fault_op fault_op_of_call(const fault_platform *f, unsigned k);
+/* The method of every call counted since the last reset, ops[k - 1] for
+ * call k, in a malloc'd array (free it; never NULL). */
+fault_op *fault_ops_of_calls(const fault_platform *f);
 
 size_t fault_event_count(const fault_platform *f);
 const fault_event *fault_event_at(const fault_platform *f, size_t i);
